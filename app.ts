@@ -1,0 +1,62 @@
+/**
+ * Builds the Hono application from opened {@linkcode Services}: middleware,
+ * the one error handler, and every route group mounted under its path.
+ * Protected groups are mounted behind `requireAuth`.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { requireAuth } from "./auth/middleware.ts";
+import { authRoutes } from "./routes/auth.ts";
+import type { Services } from "./services.ts";
+import { compatRoutes } from "./routes/compat.ts";
+import type { AppEnv } from "./routes/env.ts";
+import { fileStatusRoutes } from "./routes/file_status.ts";
+import { fileRoutes } from "./routes/files.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { requestLogging, securityHeaders } from "./routes/middleware.ts";
+import { createErrorHandler, handleNotFound } from "./routes/problem.ts";
+import { uploadRoutes } from "./routes/uploads.ts";
+
+/** Paths served only to a signed-in caller. */
+const PROTECTED_PATHS = [
+  "/api/files",
+  "/api/files/*",
+  "/upload",
+  "/list_files",
+  "/download/*",
+  "/download_decrypted/*",
+];
+
+/**
+ * Creates the HTTP application.
+ *
+ * @param services Opened dependencies; the app does not close them.
+ * @returns The app, ready for `Deno.serve(app.fetch)`.
+ */
+export function createApp(services: Services): OpenAPIHono<AppEnv> {
+  const { log, redis, store, metrics } = services;
+  const app = new OpenAPIHono<AppEnv>();
+  app.use(
+    requestLogging(
+      log,
+      (route, method, status, ms) => metrics.observeRequest(route, method, status, ms),
+    ),
+  );
+  app.use(securityHeaders);
+  app.onError(createErrorHandler(log));
+  app.notFound(handleNotFound);
+  app.route(
+    "/",
+    healthRoutes([
+      { name: "redis", check: () => redis.ping() },
+      { name: `object store (${store.kind})`, check: () => store.ping() },
+    ]),
+  );
+  app.route("/", authRoutes(services));
+  const auth = requireAuth(services);
+  for (const path of PROTECTED_PATHS) app.use(path, auth);
+  app.route("/", uploadRoutes(services));
+  app.route("/", fileStatusRoutes(services));
+  app.route("/", fileRoutes(services));
+  app.route("/", compatRoutes(services));
+  return app;
+}

@@ -1,0 +1,54 @@
+/**
+ * The client address used for per-address rate limits: the peer of the TCP
+ * connection, as Deno reports it to `Deno.serve` handlers (Hono's `c.env`).
+ * `X-Forwarded-For` is ignored, since any client can send it; a deployment behind
+ * a trusted proxy passes its own `clientAddress` function to `authRoutes`.
+ *
+ * IPv6 addresses are reduced to their /64 network, because one host usually
+ * owns a whole /64 and could otherwise rotate addresses to escape the limit.
+ *
+ * @module
+ */
+import type { Context } from "hono";
+
+/** Finds the client address of a request. */
+export type ClientAddressFn = (c: Context) => string;
+
+function ipv6Network(address: string): string {
+  const [head, tail = ""] = address.split("::");
+  const left = head ? head.split(":") : [];
+  const right = address.includes("::") && tail ? tail.split(":") : [];
+  const fill = address.includes("::") ? 8 - left.length - right.length : 0;
+  const groups = [...left, ...Array(Math.max(0, fill)).fill("0"), ...right];
+  return groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, "")).join(":") + "::/64";
+}
+
+/**
+ * Normalises an address for rate limiting: IPv4 as is (also when IPv4-mapped),
+ * IPv6 as its /64 network.
+ *
+ * @example
+ * ```ts
+ * rateLimitAddress("2001:db8:1:2:3:4:5:6"); // "2001:db8:1:2::/64"
+ * rateLimitAddress("::ffff:192.0.2.1"); // "192.0.2.1"
+ * ```
+ */
+export function rateLimitAddress(address: string): string {
+  const host = address.replace(/^\[|\]$/g, "").replace(/%.*$/, "");
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(host);
+  if (mapped) return mapped[1];
+  return host.includes(":") ? ipv6Network(host) : host;
+}
+
+/**
+ * The default {@linkcode ClientAddressFn}: the connection's remote address.
+ *
+ * @returns The normalised address, or `"unknown"` when the request did not
+ *   come through `Deno.serve` (e.g. `app.request()` in tests).
+ */
+export function clientAddress(c: Context): string {
+  const info = c.env as Partial<Deno.ServeHandlerInfo> | undefined;
+  const remote = info?.remoteAddr;
+  if (remote && "hostname" in remote) return rateLimitAddress(remote.hostname);
+  return "unknown";
+}

@@ -1,0 +1,103 @@
+/**
+ * The authentication middleware for every protected route.
+ *
+ * The token is taken from, in this order: `Authorization: Bearer <jwt>`; the
+ * original design's `x-access-tokens: <jwt>` header; and, on GET and HEAD
+ * only, the `access_token` query parameter (`EventSource` cannot send
+ * headers). A token or Authorization header over {@linkcode MAX_TOKEN_BYTES}
+ * is refused with 431 before any work. Every other failure — no token, a bad
+ * token, a revoked token, a deleted user — is the same 401 problem with
+ * `WWW-Authenticate: Bearer`, so a client learns nothing about why.
+ *
+ * @module
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { CofferError } from "../errors.ts";
+import type { AppEnv } from "../routes/env.ts";
+import type { Services } from "../services.ts";
+import { userStoreFor } from "../storage/user_store.ts";
+import { Revocations } from "./revocations.ts";
+import { verifyToken } from "./tokens.ts";
+
+/** Longest Authorization header (or token from elsewhere) looked at. */
+export const MAX_TOKEN_BYTES = 8 * 1024;
+
+/** The `WWW-Authenticate` challenge sent with every 401. */
+export const BEARER_CHALLENGE = 'Bearer realm="coffer"';
+
+/** The one 401 every authentication failure answers with. */
+export function unauthorized(): CofferError {
+  return new CofferError("UNAUTHORIZED", undefined, {
+    headers: { "WWW-Authenticate": BEARER_CHALLENGE },
+  });
+}
+
+/** Options for {@linkcode requireAuth}. */
+export interface RequireAuthOptions {
+  /** Accept `?access_token=` on GET and HEAD requests (default true). */
+  queryToken?: boolean;
+}
+
+function tooLarge(): CofferError {
+  return new CofferError("HEADER_TOO_LARGE", `Tokens are limited to ${MAX_TOKEN_BYTES} bytes`);
+}
+
+/** Finds the token a request carries; `undefined` if none. */
+function findToken(c: Context, queryToken: boolean): string | undefined {
+  const authorization = c.req.header("Authorization");
+  if (authorization !== undefined) {
+    if (authorization.length > MAX_TOKEN_BYTES) throw tooLarge();
+    const match = /^Bearer +(\S+) *$/i.exec(authorization);
+    if (match) return match[1];
+  }
+  const legacy = c.req.header("x-access-tokens");
+  if (legacy !== undefined) {
+    if (legacy.length > MAX_TOKEN_BYTES) throw tooLarge();
+    return legacy.trim() || undefined;
+  }
+  if (queryToken && (c.req.method === "GET" || c.req.method === "HEAD")) {
+    const query = c.req.query("access_token");
+    if (query !== undefined && query.length > MAX_TOKEN_BYTES) throw tooLarge();
+    return query || undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Creates the middleware that admits only requests with a valid, unrevoked
+ * token of an existing user, and puts that user on the context as `user`
+ * (`{id, username, jti, exp}`).
+ *
+ * @param services The running services (JWT secret, Redis, users).
+ * @param options See {@linkcode RequireAuthOptions}.
+ * @returns A Hono middleware.
+ * @throws {CofferError} from the middleware: `UNAUTHORIZED` (401, with
+ *   `WWW-Authenticate: Bearer`) or `HEADER_TOO_LARGE` (431).
+ * @example
+ * ```ts
+ * router.use("/api/files/*", requireAuth(services));
+ * router.get("/api/files", (c) => c.json({ owner: c.get("user").id }));
+ * ```
+ */
+export function requireAuth(
+  services: Services,
+  options: RequireAuthOptions = {},
+): MiddlewareHandler<AppEnv> {
+  const queryToken = options.queryToken ?? true;
+  const users = userStoreFor(services);
+  const revocations = new Revocations(services.redis);
+  const secret = services.secrets.jwtSecret;
+  return async function requireAuth(c, next) {
+    const token = findToken(c, queryToken);
+    if (token === undefined) throw unauthorized();
+    const claims = await verifyToken(secret, token).catch(() => undefined);
+    if (!claims) throw unauthorized();
+    const [revoked, user] = await Promise.all([
+      revocations.isRevoked(claims.jti),
+      users.findById(claims.sub),
+    ]);
+    if (revoked || !user) throw unauthorized();
+    c.set("user", { id: user.id, username: user.username, jti: claims.jti, exp: claims.exp });
+    await next();
+  };
+}

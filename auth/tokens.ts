@@ -1,0 +1,131 @@
+/**
+ * Access tokens: JWTs signed with HS256 under the service's secret (jose).
+ *
+ * Header `{"alg":"HS256","typ":"JWT"}`; claims `sub` (user id), `iat`, `exp`,
+ * `jti` (random, for logout), `iss` = {@linkcode TOKEN_ISSUER} and
+ * `aud` = {@linkcode TOKEN_AUDIENCE}. Verification pins the algorithm list to
+ * HS256 (so `alg: none`, RS256/ES256 and key-confusion tokens fail), requires
+ * every one of those claims, checks issuer and audience, honours `nbf` when
+ * present, and allows {@linkcode CLOCK_TOLERANCE_SECONDS} of clock skew.
+ *
+ * @module
+ */
+import { jwtVerify, SignJWT } from "jose";
+
+/** The `iss` claim of every Coffer token. */
+export const TOKEN_ISSUER = "coffer";
+/** The `aud` claim of every Coffer token. */
+export const TOKEN_AUDIENCE = "coffer-api";
+/** Clock skew accepted on `exp` and `nbf`. */
+export const CLOCK_TOLERANCE_SECONDS = 30;
+/** The only signature algorithm accepted. */
+export const TOKEN_ALGORITHM = "HS256";
+
+const REQUIRED_CLAIMS = ["sub", "iat", "exp", "jti", "iss", "aud"];
+const MAX_CLAIM_LENGTH = 128;
+
+/** The verified facts of a token. */
+export interface TokenClaims {
+  /** The user id. */
+  sub: string;
+  /** The token id. */
+  jti: string;
+  /** Issued at, seconds since the epoch. */
+  iat: number;
+  /** Expiry, seconds since the epoch. */
+  exp: number;
+}
+
+/** A freshly issued token. */
+export interface IssuedToken extends TokenClaims {
+  token: string;
+}
+
+/** Thrown for every token that is not acceptable, whatever the reason. */
+export class InvalidTokenError extends Error {
+  constructor(options?: ErrorOptions) {
+    super("Cannot verify token: invalid or expired", options);
+    this.name = "InvalidTokenError";
+  }
+}
+
+function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
+    .replace(/=+$/, "");
+}
+
+/**
+ * Issues an access token for a user.
+ *
+ * @param secret The HS256 key (at least 32 bytes).
+ * @param userId The `sub` claim.
+ * @param ttlSeconds Lifetime; `exp = iat + ttlSeconds`.
+ * @param now The current time (tests inject it).
+ * @returns The compact JWT and its claims.
+ * @example
+ * ```ts
+ * const { token, exp } = await issueToken(secret, "3f2a…", 3600);
+ * ```
+ */
+export async function issueToken(
+  secret: Uint8Array,
+  userId: string,
+  ttlSeconds: number,
+  now: Date = new Date(),
+): Promise<IssuedToken> {
+  if (secret.length < 32) {
+    throw new RangeError("Cannot issue token: secret is shorter than 32 bytes");
+  }
+  const iat = Math.floor(now.getTime() / 1000);
+  const claims = { sub: userId, jti: randomId(), iat, exp: iat + ttlSeconds };
+  const token = await new SignJWT({})
+    .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: "JWT" })
+    .setSubject(claims.sub)
+    .setJti(claims.jti)
+    .setIssuedAt(claims.iat)
+    .setExpirationTime(claims.exp)
+    .setIssuer(TOKEN_ISSUER)
+    .setAudience(TOKEN_AUDIENCE)
+    .sign(secret);
+  return { token, ...claims };
+}
+
+function isShortString(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0 && value.length <= MAX_CLAIM_LENGTH;
+}
+
+/**
+ * Verifies a token and returns its claims.
+ *
+ * @param secret The HS256 key the token must be signed with.
+ * @param token The compact JWT.
+ * @param now The current time (tests inject it).
+ * @returns The verified claims.
+ * @throws {InvalidTokenError} for any bad token (signature, algorithm, a missing
+ *   or wrong claim, expired beyond the tolerance, not yet valid); the cause says why.
+ */
+export async function verifyToken(
+  secret: Uint8Array,
+  token: string,
+  now: Date = new Date(),
+): Promise<TokenClaims> {
+  try {
+    const { payload } = await jwtVerify(token, secret, {
+      algorithms: [TOKEN_ALGORITHM],
+      issuer: TOKEN_ISSUER,
+      audience: TOKEN_AUDIENCE,
+      requiredClaims: REQUIRED_CLAIMS,
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      typ: "JWT",
+      currentDate: now,
+    });
+    const { sub, jti, iat, exp } = payload;
+    if (!isShortString(sub) || !isShortString(jti) || iat === undefined || exp === undefined) {
+      throw new Error("sub and jti must be short strings");
+    }
+    return { sub, jti, iat, exp };
+  } catch (error) {
+    throw new InvalidTokenError({ cause: error });
+  }
+}

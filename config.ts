@@ -1,0 +1,164 @@
+/**
+ * Coffer's settings: every environment variable the service reads, parsed and
+ * validated once at start-up into a typed {@linkcode Config}. Nothing else in
+ * the codebase reads the environment; the config object is passed down.
+ *
+ * A bad value stops start-up with one {@linkcode ConfigError} that names every
+ * bad variable, so an operator fixes them all in one go.
+ */
+import { z } from "zod";
+
+/** A KEK from `COFFER_MASTER_KEYS`: key id and 32 raw key bytes. */
+export interface MasterKeySpec {
+  kid: string;
+  key: Uint8Array;
+}
+
+/** Validated settings. Optional fields are absent when the variable is unset. */
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  redisUrl?: string;
+  /** Prefix for every Redis key and BullMQ queue; lets tests share one Redis. */
+  redisPrefix: string;
+  s3?: {
+    endpoint?: string;
+    bucket: string;
+    region: string;
+    accessKeyId?: string;
+    secretAccessKey?: string;
+  };
+  masterKeys?: MasterKeySpec[];
+  jwtSecret?: Uint8Array;
+  tokenTtlSeconds: number;
+  maxFileBytes: number;
+  quotaBytes: number;
+  workerConcurrency: number;
+  metricsToken?: string;
+}
+
+/** Thrown when one or more environment variables are invalid. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration: ${problems.join("; ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const KID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+function decodeBase64(text: string): Uint8Array | undefined {
+  try {
+    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses `kid:base64key[,kid:base64key…]`; every key must be 32 bytes and every kid unique. */
+export function parseMasterKeys(text: string): MasterKeySpec[] {
+  const keys = text.split(",").map((entry) => {
+    const colon = entry.indexOf(":");
+    const kid = entry.slice(0, colon).trim();
+    const key = decodeBase64(entry.slice(colon + 1).trim());
+    if (colon < 1 || !KID.test(kid) || key?.length !== 32) {
+      throw new Error("expected kid:base64key entries with 32-byte keys");
+    }
+    return { kid, key };
+  });
+  if (new Set(keys.map((k) => k.kid)).size !== keys.length) {
+    throw new Error("key ids must be unique");
+  }
+  return keys;
+}
+
+const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.string().trim().regex(/^\d+$/, "expected a whole number").transform(Number).pipe(
+    z.number().int().min(min).max(max),
+  );
+
+const optionalText = z.string().trim().min(1).optional();
+
+const schema = z.object({
+  HOST: z.string().trim().min(1).default("127.0.0.1"),
+  PORT: integer(0, 65535).default(8080),
+  COFFER_DATA_DIR: z.string().trim().min(1).default("./data"),
+  REDIS_URL: z.string().trim().regex(/^rediss?:\/\//, "expected redis:// or rediss://").optional(),
+  COFFER_REDIS_PREFIX: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,64}$/).default("coffer"),
+  S3_ENDPOINT: z.url().optional(),
+  S3_BUCKET: z.string().trim().regex(
+    /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+    "expected a valid S3 bucket name",
+  ).optional(),
+  S3_REGION: z.string().trim().min(1).default("us-east-1"),
+  AWS_ACCESS_KEY_ID: optionalText,
+  AWS_SECRET_ACCESS_KEY: optionalText,
+  COFFER_MASTER_KEYS: z.string().trim().min(1).optional().transform((text, ctx) => {
+    if (text === undefined) return undefined;
+    try {
+      return parseMasterKeys(text);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message });
+      return z.NEVER;
+    }
+  }),
+  COFFER_JWT_SECRET: z.string().min(32, "expected at least 32 bytes").optional(),
+  COFFER_TOKEN_TTL: integer(30, 30 * 24 * 3600).default(3600),
+  COFFER_MAX_FILE_BYTES: integer(1).default(10737418240),
+  COFFER_QUOTA_BYTES: integer(0).default(53687091200),
+  COFFER_WORKER_CONCURRENCY: integer(1, 64).default(2),
+  COFFER_METRICS_TOKEN: optionalText,
+});
+
+/**
+ * Reads and validates every setting.
+ *
+ * @param env The environment, e.g. `Deno.env.toObject()`.
+ * @returns The validated configuration.
+ * @throws {ConfigError} naming every invalid variable (never echoing a secret value).
+ * @example
+ * ```ts
+ * const config = loadConfig({ PORT: "9000" });
+ * console.log(config.port); // 9000
+ * ```
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const input = Object.fromEntries(
+    Object.keys(schema.shape).map((name) => [name, env[name] === "" ? undefined : env[name]]),
+  );
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) =>
+      `${issue.path.join(".")}: ${issue.message}`
+    );
+    throw new ConfigError([...new Set(problems)]);
+  }
+  const v = parsed.data;
+  const useS3 = v.S3_BUCKET !== undefined || v.S3_ENDPOINT !== undefined;
+  return {
+    host: v.HOST,
+    port: v.PORT,
+    dataDir: v.COFFER_DATA_DIR,
+    redisUrl: v.REDIS_URL,
+    redisPrefix: v.COFFER_REDIS_PREFIX,
+    s3: useS3
+      ? {
+        endpoint: v.S3_ENDPOINT,
+        bucket: v.S3_BUCKET ?? "coffer",
+        region: v.S3_REGION,
+        accessKeyId: v.AWS_ACCESS_KEY_ID,
+        secretAccessKey: v.AWS_SECRET_ACCESS_KEY,
+      }
+      : undefined,
+    masterKeys: v.COFFER_MASTER_KEYS,
+    jwtSecret: v.COFFER_JWT_SECRET === undefined
+      ? undefined
+      : new TextEncoder().encode(v.COFFER_JWT_SECRET),
+    tokenTtlSeconds: v.COFFER_TOKEN_TTL,
+    maxFileBytes: v.COFFER_MAX_FILE_BYTES,
+    quotaBytes: v.COFFER_QUOTA_BYTES,
+    workerConcurrency: v.COFFER_WORKER_CONCURRENCY,
+    metricsToken: v.COFFER_METRICS_TOKEN,
+  };
+}

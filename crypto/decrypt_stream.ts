@@ -1,0 +1,168 @@
+// This module is browser compatible.
+
+/**
+ * Streaming decryption of a Cobblestone-256 (c2sp.org/chunked-encryption,
+ * AEAD_AES_256_GCM, HKDF-Expand-SHA-512) ciphertext.
+ *
+ * @module
+ */
+
+import { assertBytes, ignore, timingSafeEqual } from "./_bytes.ts";
+import { deriveMessageKeys, importInputKey, type MessageKeys } from "./_derive.ts";
+import {
+  checkConcurrency,
+  chunkNonce,
+  ENCRYPTED_CHUNK_SIZE,
+  HEADER_SIZE,
+  MAX_CHUNKS,
+  SALT_SIZE,
+  TAG_SIZE,
+} from "./_params.ts";
+import { ChunkWindow } from "./_window.ts";
+import { DecryptionError } from "./errors.ts";
+
+/** Options of {@linkcode decryptStream}. */
+export interface DecryptStreamOptions {
+  /** WebCrypto chunk operations kept in flight (1–256, default 16). */
+  concurrency?: number;
+}
+
+/**
+ * Returns a transform stream that decrypts a Cobblestone-256 ciphertext
+ * (`salt (24) ‖ commitment (32) ‖ chunks`, see `encryptStream()`) back into
+ * the plaintext.
+ *
+ * The commitment is checked (in constant time) before any chunk is decrypted.
+ * Chunks are decrypted several at a time but emitted strictly in order, each
+ * only after it and every earlier chunk authenticated. The last
+ * 16,400-byte piece is held back until more input shows it is not the end:
+ * the final chunk must be 16–16,399 bytes, so a ciphertext that ends on a
+ * chunk boundary is truncated.
+ *
+ * On any authenticity failure the stream errors with one
+ * {@linkcode DecryptionError} and keeps erroring. Plaintext of the chunks that
+ * authenticated before the failure may already have been emitted (at most the
+ * longest valid prefix, never anything after it): consumers that must not act
+ * on a partial file have to wait for the stream to close.
+ *
+ * @param key The 32-byte input key. Copied on call.
+ * @param context The context the ciphertext was encrypted with. Copied on call.
+ * @param options Concurrency.
+ * @returns A `TransformStream` from ciphertext bytes to plaintext bytes.
+ * @throws {TypeError} if the key is not 32 bytes or the context not a
+ *   Uint8Array. The stream errors with {@linkcode DecryptionError} on a
+ *   wrong key or context, modified, reordered, truncated or extended data.
+ * @example
+ * ```ts
+ * import { decryptStream } from "./decrypt_stream.ts";
+ * import { encryptStream } from "./encrypt_stream.ts";
+ * const key = crypto.getRandomValues(new Uint8Array(32));
+ * const context = new TextEncoder().encode("example");
+ * const plaintext = ReadableStream.from([new TextEncoder().encode("hello")])
+ *   .pipeThrough(encryptStream(key, context))
+ *   .pipeThrough(decryptStream(key, context));
+ * const text = await new Response(plaintext).text(); // "hello"
+ * ```
+ */
+export function decryptStream(
+  key: Uint8Array,
+  context: Uint8Array,
+  options: DecryptStreamOptions = {},
+): TransformStream<Uint8Array, Uint8Array> {
+  const inputKey = importInputKey(key);
+  inputKey.catch(ignore); // surfaced when the header arrives
+  assertBytes(context, "context");
+  const contextCopy = context.slice();
+  const concurrency = checkConcurrency(options.concurrency);
+
+  const window = new ChunkWindow(
+    concurrency,
+    (index, cause) =>
+      new DecryptionError(`Cannot decrypt chunk ${index}: authentication failed`, { cause }),
+  );
+  const header = new Uint8Array(HEADER_SIZE);
+  let headerFilled = 0;
+  const pending = new Uint8Array(ENCRYPTED_CHUNK_SIZE); // held back until more input follows
+  let filled = 0;
+  let counter = 0;
+  let keys: MessageKeys | undefined;
+  let emit: (bytes: Uint8Array<ArrayBuffer>) => void;
+
+  async function openHeader(): Promise<MessageKeys> {
+    const derived = await deriveMessageKeys(
+      await inputKey,
+      header.subarray(0, SALT_SIZE),
+      contextCopy,
+    );
+    if (!timingSafeEqual(derived.commitment, header.subarray(SALT_SIZE))) {
+      throw new DecryptionError(
+        "Cannot decrypt: commitment mismatch (wrong key or context, or modified header)",
+      );
+    }
+    return derived;
+  }
+
+  // WebCrypto copies `ciphertext` before returning, so callers may reuse it.
+  function submit(messageKeys: MessageKeys, ciphertext: Uint8Array): Promise<void> {
+    if (counter >= MAX_CHUNKS) {
+      throw new DecryptionError("Cannot decrypt chunk: the message exceeds 2^38 chunks");
+    }
+    const index = counter++;
+    const iv = chunkNonce(messageKeys.baseNonce, index);
+    const result = crypto.subtle.decrypt(
+      { name: "AES-GCM", iv },
+      messageKeys.aeadKey,
+      ciphertext as Uint8Array<ArrayBuffer>,
+    );
+    return window.push(index, result, emit);
+  }
+
+  return new TransformStream<Uint8Array, Uint8Array>({
+    start(controller) {
+      emit = (bytes) => controller.enqueue(bytes);
+    },
+    async transform(chunk) {
+      assertBytes(chunk, "ciphertext chunk");
+      let offset = 0;
+      if (keys === undefined) {
+        const take = Math.min(HEADER_SIZE - headerFilled, chunk.length);
+        header.set(chunk.subarray(0, take), headerFilled);
+        headerFilled += take;
+        offset = take;
+        if (headerFilled < HEADER_SIZE) return;
+        keys = await openHeader();
+      }
+      while (offset < chunk.length) {
+        if (filled === ENCRYPTED_CHUNK_SIZE) {
+          // More input follows, so the held-back piece is a full, non-final chunk.
+          filled = 0;
+          await submit(keys, pending);
+        } else if (filled === 0 && chunk.length - offset > ENCRYPTED_CHUNK_SIZE) {
+          await submit(keys, chunk.subarray(offset, offset + ENCRYPTED_CHUNK_SIZE));
+          offset += ENCRYPTED_CHUNK_SIZE;
+        } else {
+          const take = Math.min(ENCRYPTED_CHUNK_SIZE - filled, chunk.length - offset);
+          pending.set(chunk.subarray(offset, offset + take), filled);
+          filled += take;
+          offset += take;
+        }
+      }
+    },
+    async flush() {
+      if (keys === undefined) {
+        throw new DecryptionError("Cannot decrypt: ciphertext shorter than the 56-byte header");
+      }
+      if (filled < TAG_SIZE || filled === ENCRYPTED_CHUNK_SIZE) {
+        await window.settle();
+        throw new DecryptionError(
+          `Cannot decrypt chunk ${counter}: ciphertext truncated (final chunk of ${filled} bytes)`,
+        );
+      }
+      await submit(keys, pending.subarray(0, filled)); // the final, short chunk
+      await window.drain(emit);
+    },
+    async cancel() {
+      await window.settle();
+    },
+  });
+}

@@ -1,0 +1,337 @@
+// This module is browser compatible.
+
+/**
+ * Random-access decryption of a Cobblestone-256 ciphertext from ranged reads
+ * (e.g. an object store's ranged GET), for serving HTTP `Range` requests.
+ *
+ * Plaintext byte `i` is byte `i mod 16384` of chunk `floor(i / 16384)`, and
+ * chunk `k` starts at ciphertext offset `56 + k·16400`, so a plaintext range
+ * needs the 56-byte header plus only the chunks that cover it.
+ *
+ * @module
+ */
+
+import { assertBytes, ignore, timingSafeEqual } from "./_bytes.ts";
+import { deriveMessageKeys, importInputKey, type MessageKeys } from "./_derive.ts";
+import {
+  checkConcurrency,
+  CHUNK_SIZE,
+  chunkNonce,
+  ENCRYPTED_CHUNK_SIZE,
+  HEADER_SIZE,
+  SALT_SIZE,
+} from "./_params.ts";
+import { ChunkWindow } from "./_window.ts";
+import { DecryptionError } from "./errors.ts";
+import { plaintextSize } from "./sizes.ts";
+
+/** Where the ciphertext lives: its length and a ranged reader. */
+export interface CiphertextSource {
+  /** Total ciphertext length in bytes (e.g. from the object's HEAD). */
+  readonly ciphertextSize: number;
+  /**
+   * Reads ciphertext bytes `start` to `endInclusive` (like HTTP
+   * `Range: bytes=start-endInclusive`); must return exactly that many bytes.
+   */
+  readRange(start: number, endInclusive: number): Promise<Uint8Array>;
+}
+
+/** Options of {@linkcode openRangeDecryptor}. */
+export interface RangeDecryptorOptions {
+  /** Chunks fetched per `readRange` call (default 64, about 1 MiB; 1–4096). */
+  chunksPerRead?: number;
+  /** WebCrypto chunk operations kept in flight (1–256, default 16). */
+  concurrency?: number;
+}
+
+/** An opened ciphertext whose commitment has been checked. */
+export interface RangeDecryptor {
+  /**
+   * Plaintext length implied by the ciphertext length. It is authenticated
+   * only after {@linkcode RangeDecryptor.authenticateSize} resolved or a read
+   * reached the end of the message.
+   */
+  readonly size: number;
+  /**
+   * Reads and decrypts the final chunk (cached afterwards) and returns the
+   * now authenticated plaintext length. Call it before resolving a range
+   * relative to the end (`bytes=-500`) or reporting the total length.
+   * @throws {DecryptionError} if the final chunk does not authenticate.
+   */
+  authenticateSize(): Promise<number>;
+  /**
+   * Streams plaintext bytes `start` to `endInclusive` (default: the whole
+   * message). Reads only the chunks covering the range, `chunksPerRead` at a
+   * time with one read ahead; a range that reaches the last byte also
+   * decrypts the final chunk, so it authenticates the length. An empty range
+   * (`start === endInclusive + 1`) is allowed.
+   * @throws {RangeError} if the range is not within `0..size-1`.
+   */
+  stream(start?: number, endInclusive?: number): ReadableStream<Uint8Array>;
+  /** Like {@linkcode RangeDecryptor.stream}, collected into one array. */
+  read(start?: number, endInclusive?: number): Promise<Uint8Array>;
+}
+
+interface Batch {
+  first: number;
+  last: number;
+  bytes: Uint8Array;
+}
+
+/**
+ * Opens a ciphertext for random access: checks its length, reads the 56-byte
+ * header (one `readRange(0, 55)` call) and verifies the key commitment.
+ *
+ * @param key The 32-byte input key.
+ * @param context The context the ciphertext was encrypted with.
+ * @param source The ciphertext length and a ranged reader.
+ * @param options Read batching and concurrency.
+ * @returns A decryptor for plaintext ranges.
+ * @throws {TypeError} if the key is not 32 bytes.
+ * @throws {DecryptionError} if the ciphertext length is impossible or the
+ *   commitment does not match (wrong key, wrong context, modified header).
+ * @example
+ * ```ts
+ * import { openRangeDecryptor } from "./random_access.ts";
+ * declare const key: Uint8Array, context: Uint8Array, object: Uint8Array;
+ * const decryptor = await openRangeDecryptor(key, context, {
+ *   ciphertextSize: object.length,
+ *   readRange: (start, end) => Promise.resolve(object.subarray(start, end + 1)),
+ * });
+ * const size = await decryptor.authenticateSize();
+ * const lastKiB = decryptor.stream(Math.max(0, size - 1024), size - 1);
+ * ```
+ */
+export async function openRangeDecryptor(
+  key: Uint8Array,
+  context: Uint8Array,
+  source: CiphertextSource,
+  options: RangeDecryptorOptions = {},
+): Promise<RangeDecryptor> {
+  const inputKey = importInputKey(key);
+  inputKey.catch(ignore); // awaited below
+  assertBytes(context, "context");
+  const concurrency = checkConcurrency(options.concurrency);
+  const chunksPerRead = options.chunksPerRead ?? 64;
+  if (!Number.isInteger(chunksPerRead) || chunksPerRead < 1 || chunksPerRead > 4096) {
+    throw new RangeError(`Cannot use chunksPerRead ${chunksPerRead}: expected 1 to 4096`);
+  }
+  const size = plaintextSize(source.ciphertextSize);
+  const header = await readExactly(source, 0, HEADER_SIZE - 1);
+  const keys = await deriveMessageKeys(await inputKey, header.subarray(0, SALT_SIZE), context);
+  if (!timingSafeEqual(keys.commitment, header.subarray(SALT_SIZE))) {
+    throw new DecryptionError(
+      "Cannot decrypt: commitment mismatch (wrong key or context, or modified header)",
+    );
+  }
+  return new Decryptor(keys, source, size, chunksPerRead, concurrency);
+}
+
+/**
+ * Decrypts plaintext bytes `start` to `endInclusive` in one call: opens the
+ * ciphertext and reads the range (see {@linkcode openRangeDecryptor}).
+ *
+ * @param key The 32-byte input key.
+ * @param context The context the ciphertext was encrypted with.
+ * @param source The ciphertext length and a ranged reader.
+ * @param start First plaintext byte.
+ * @param endInclusive Last plaintext byte.
+ * @returns The plaintext bytes of the range.
+ * @throws {DecryptionError} on any authenticity failure of the header or a
+ *   covering chunk.
+ * @throws {RangeError} if the range is outside the plaintext.
+ * @example
+ * ```ts
+ * import { decryptRange } from "./random_access.ts";
+ * declare const key: Uint8Array, context: Uint8Array, object: Uint8Array;
+ * const firstByte = await decryptRange(key, context, {
+ *   ciphertextSize: object.length,
+ *   readRange: (start, end) => Promise.resolve(object.subarray(start, end + 1)),
+ * }, 0, 0);
+ * ```
+ */
+export async function decryptRange(
+  key: Uint8Array,
+  context: Uint8Array,
+  source: CiphertextSource,
+  start: number,
+  endInclusive: number,
+): Promise<Uint8Array> {
+  const decryptor = await openRangeDecryptor(key, context, source);
+  return await decryptor.read(start, endInclusive);
+}
+
+async function readExactly(
+  source: CiphertextSource,
+  start: number,
+  endInclusive: number,
+): Promise<Uint8Array> {
+  const bytes = await source.readRange(start, endInclusive);
+  const expected = endInclusive - start + 1;
+  if (!(bytes instanceof Uint8Array) || bytes.length !== expected) {
+    // The object is not the length it claimed: treat it like truncation.
+    throw new DecryptionError(
+      `Cannot read ciphertext bytes ${start}-${endInclusive}: expected ${expected} bytes`,
+    );
+  }
+  return bytes;
+}
+
+const chunkOffset = (index: number) => HEADER_SIZE + index * ENCRYPTED_CHUNK_SIZE;
+
+class Decryptor implements RangeDecryptor {
+  readonly size: number;
+  #keys: MessageKeys;
+  #source: CiphertextSource;
+  #finalIndex: number;
+  #chunksPerRead: number;
+  #concurrency: number;
+  #final?: Promise<Uint8Array>;
+  #finalPlaintext?: Uint8Array;
+
+  constructor(
+    keys: MessageKeys,
+    source: CiphertextSource,
+    size: number,
+    chunksPerRead: number,
+    concurrency: number,
+  ) {
+    this.#keys = keys;
+    this.#source = source;
+    this.size = size;
+    this.#finalIndex = Math.floor(size / CHUNK_SIZE);
+    this.#chunksPerRead = chunksPerRead;
+    this.#concurrency = concurrency;
+  }
+
+  authenticateSize(): Promise<number> {
+    this.#final ??= (async () => {
+      const start = chunkOffset(this.#finalIndex);
+      const bytes = await readExactly(this.#source, start, this.#source.ciphertextSize - 1);
+      const plaintext = await this.#decrypt(this.#finalIndex, bytes);
+      this.#finalPlaintext = plaintext;
+      return plaintext;
+    })();
+    const final = this.#final;
+    final.catch((error) => {
+      // Authenticity failures stick; a failed read may be retried.
+      if (!(error instanceof DecryptionError) && this.#final === final) this.#final = undefined;
+    });
+    return final.then(() => this.size);
+  }
+
+  async read(start = 0, endInclusive = this.size - 1): Promise<Uint8Array> {
+    const out = new Uint8Array(Math.max(0, endInclusive - start + 1));
+    let offset = 0;
+    for await (const piece of this.stream(start, endInclusive)) {
+      out.set(piece, offset);
+      offset += piece.length;
+    }
+    return out;
+  }
+
+  stream(start = 0, endInclusive = this.size - 1): ReadableStream<Uint8Array> {
+    const span = this.#span(start, endInclusive);
+    let next = span?.[0] ?? 1;
+    const last = span?.[1] ?? 0;
+    const window = new ChunkWindow(
+      this.#concurrency,
+      (index, cause) =>
+        new DecryptionError(`Cannot decrypt chunk ${index}: authentication failed`, { cause }),
+    );
+    let ahead: Promise<Batch> | undefined;
+    const settle = async () => {
+      await Promise.allSettled([ahead]);
+      await window.settle();
+    };
+
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        if (next > last) return controller.close();
+        const emit = (plaintext: Uint8Array<ArrayBuffer>, index: number) => {
+          if (index === this.#finalIndex) this.#finalPlaintext ??= plaintext.slice();
+          const base = index * CHUNK_SIZE;
+          const from = Math.max(start - base, 0);
+          const to = Math.min(endInclusive - base + 1, plaintext.length);
+          if (to > from) controller.enqueue(plaintext.subarray(from, to));
+        };
+        try {
+          const batch = await (ahead ?? this.#readBatch(next, last));
+          next = batch.last + 1;
+          ahead = next <= last ? this.#readBatch(next, last) : undefined;
+          ahead?.catch(ignore);
+          for (let index = batch.first; index <= batch.last; index++) {
+            if (index === this.#finalIndex && this.#finalPlaintext !== undefined) {
+              await window.push(index, Promise.resolve(this.#finalPlaintext.slice().buffer), emit);
+              continue;
+            }
+            const offset = (index - batch.first) * ENCRYPTED_CHUNK_SIZE;
+            const end = Math.min(offset + ENCRYPTED_CHUNK_SIZE, batch.bytes.length);
+            const iv = chunkNonce(this.#keys.baseNonce, index);
+            const ciphertext = batch.bytes.subarray(offset, end) as Uint8Array<ArrayBuffer>;
+            const result = crypto.subtle.decrypt(
+              { name: "AES-GCM", iv },
+              this.#keys.aeadKey,
+              ciphertext,
+            );
+            await window.push(index, result, emit);
+          }
+          await window.drain(emit);
+          if (next > last) controller.close();
+        } catch (error) {
+          await settle();
+          throw error;
+        }
+      },
+      cancel: settle,
+    }, { highWaterMark: 0 });
+  }
+
+  /** Chunk indices covering [start, endInclusive], or undefined for an empty range. */
+  #span(start: number, endInclusive: number): [number, number] | undefined {
+    if (
+      !Number.isSafeInteger(start) || !Number.isSafeInteger(endInclusive) || start < 0 ||
+      endInclusive >= this.size || start > endInclusive + 1
+    ) {
+      throw new RangeError(
+        `Cannot read plaintext range ${start}-${endInclusive}: outside 0-${this.size - 1}`,
+      );
+    }
+    if (endInclusive === this.size - 1) {
+      return [Math.min(Math.floor(start / CHUNK_SIZE), this.#finalIndex), this.#finalIndex];
+    }
+    if (start > endInclusive) return undefined;
+    return [Math.floor(start / CHUNK_SIZE), Math.floor(endInclusive / CHUNK_SIZE)];
+  }
+
+  /** Reads chunks first..min(last, first + chunksPerRead - 1) in one call. */
+  async #readBatch(first: number, last: number): Promise<Batch> {
+    const batchLast = Math.min(last, first + this.#chunksPerRead - 1);
+    // A final chunk already authenticated is served from memory.
+    const readLast = batchLast === this.#finalIndex && this.#finalPlaintext !== undefined
+      ? batchLast - 1
+      : batchLast;
+    if (readLast < first) return { first, last: batchLast, bytes: new Uint8Array(0) };
+    const end = readLast === this.#finalIndex
+      ? this.#source.ciphertextSize - 1
+      : chunkOffset(readLast + 1) - 1;
+    const bytes = await readExactly(this.#source, chunkOffset(first), end);
+    return { first, last: batchLast, bytes };
+  }
+
+  async #decrypt(index: number, ciphertext: Uint8Array): Promise<Uint8Array> {
+    try {
+      return new Uint8Array(
+        await crypto.subtle.decrypt(
+          { name: "AES-GCM", iv: chunkNonce(this.#keys.baseNonce, index) },
+          this.#keys.aeadKey,
+          ciphertext as Uint8Array<ArrayBuffer>,
+        ),
+      );
+    } catch (cause) {
+      throw new DecryptionError(`Cannot decrypt chunk ${index}: authentication failed`, {
+        cause,
+      });
+    }
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Prometheus metrics (prom-client) for one process, in a registry of its own
+ * so tests can run several servers side by side. Routes and workers count
+ * through the named fields; `/metrics` renders the registry.
+ */
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/** Every series Coffer exports. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly httpRequests = new Counter({
+    name: "coffer_http_requests_total",
+    help: "HTTP requests by route, method and status",
+    labelNames: ["route", "method", "status"] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: "coffer_http_request_duration_seconds",
+    help: "HTTP request latency by route and method",
+    labelNames: ["route", "method"] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly uploadsAccepted = new Counter({
+    name: "coffer_uploads_accepted_total",
+    help: "Uploads staged and queued",
+    registers: [this.registry],
+  });
+  readonly uploadsStored = new Counter({
+    name: "coffer_uploads_stored_total",
+    help: "Uploads encrypted and stored",
+    registers: [this.registry],
+  });
+  readonly uploadsFailed = new Counter({
+    name: "coffer_uploads_failed_total",
+    help: "Uploads that failed after their last attempt",
+    registers: [this.registry],
+  });
+  readonly bytesEncrypted = new Counter({
+    name: "coffer_bytes_encrypted_total",
+    help: "Plaintext bytes encrypted into the object store",
+    registers: [this.registry],
+  });
+  readonly bytesDecrypted = new Counter({
+    name: "coffer_bytes_decrypted_total",
+    help: "Plaintext bytes decrypted for downloads",
+    registers: [this.registry],
+  });
+  readonly integrityFailures = new Counter({
+    name: "coffer_integrity_failures_total",
+    help: "Downloads that failed authentication",
+    registers: [this.registry],
+  });
+  readonly jobDuration = new Histogram({
+    name: "coffer_job_duration_seconds",
+    help: "Time from job start to stored, per attempt",
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+  readonly queueJobs = new Gauge({
+    name: "coffer_queue_jobs",
+    help: "Upload jobs by state",
+    labelNames: ["state"] as const,
+    registers: [this.registry],
+  });
+  readonly stagingBytes = new Gauge({
+    name: "coffer_staging_bytes",
+    help: "Bytes in the staging area",
+    registers: [this.registry],
+  });
+
+  /** Records one finished HTTP request. */
+  observeRequest(route: string, method: string, status: number, ms: number): void {
+    this.httpRequests.inc({ route, method, status: String(status) });
+    this.httpDuration.observe({ route, method }, ms / 1000);
+  }
+}

@@ -1,0 +1,313 @@
+/**
+ * Accounts and tokens: `POST /api/auth/register`, `POST /api/auth/token`,
+ * `POST /api/auth/logout`, `GET /api/me`, and the original design's
+ * `POST /generate_token` (same answer as /api/auth/token; also takes a
+ * form-encoded body or HTTP Basic credentials).
+ *
+ * Logins are counted before the password is checked, per username and per
+ * client address, so even concurrent guessing cannot exceed the limits; a
+ * successful login gives its attempt back. An unknown username costs one
+ * argon2id hash like a wrong password, and both answer the same 401 body.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { clientAddress, type ClientAddressFn } from "../auth/client_address.ts";
+import { requireAuth, unauthorized } from "../auth/middleware.ts";
+import {
+  checkPassword,
+  hashPassword,
+  PASSWORD_MAX_CHARS,
+  PASSWORD_MIN_CHARS,
+  passwordLength,
+  verifyDummy,
+  verifyPassword,
+} from "../auth/passwords.ts";
+import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitSettings } from "../auth/rate_limit.ts";
+import { Revocations } from "../auth/revocations.ts";
+import { issueToken } from "../auth/tokens.ts";
+import { normalizeUsername, USERNAME_INPUT_PATTERN } from "../auth/usernames.ts";
+import { CofferError } from "../errors.ts";
+import type { Services } from "../services.ts";
+import { userStoreFor } from "../storage/user_store.ts";
+import type { AppEnv } from "./env.ts";
+import { bearerSecurity, createRouter, problem } from "./openapi.ts";
+
+/** Largest request body the auth routes read (a 1024-character password fits escaped). */
+export const MAX_AUTH_BODY_BYTES = 16 * 1024;
+
+/** Options for {@linkcode authRoutes}; tests shorten the rate-limit windows. */
+export interface AuthRoutesOptions {
+  /** Overrides of {@linkcode DEFAULT_RATE_LIMITS}. */
+  rateLimits?: Partial<RateLimitSettings>;
+  /** How to find the client address (default: the TCP peer; never X-Forwarded-For). */
+  clientAddress?: ClientAddressFn;
+}
+
+const passwordRule = (password: string, ctx: z.RefinementCtx) => {
+  const reason = checkPassword(password);
+  if (reason) ctx.addIssue({ code: "custom", message: `Password ${reason}` });
+};
+
+const RegisterSchema = z.object({
+  username: z.string().regex(USERNAME_INPUT_PATTERN, "Username must be 3–64 of a-z 0-9 _ . -")
+    .openapi({ example: "alice" }),
+  password: z.string().max(
+    PASSWORD_MAX_CHARS * 2,
+    `Password must have at most ${PASSWORD_MAX_CHARS} characters`,
+  )
+    .superRefine(passwordRule)
+    .openapi({ minLength: PASSWORD_MIN_CHARS, maxLength: PASSWORD_MAX_CHARS }),
+}).openapi("Registration");
+
+// Login does not apply the minimum: a short password simply fails like any wrong one.
+const CredentialsSchema = z.object({
+  username: z.string().min(1).max(256).openapi({ example: "alice" }),
+  password: z.string().min(1).max(PASSWORD_MAX_CHARS * 2).refine(
+    (password) => passwordLength(password) <= PASSWORD_MAX_CHARS && password.isWellFormed(),
+    `Password must be valid text of at most ${PASSWORD_MAX_CHARS} characters`,
+  ).openapi({ maxLength: PASSWORD_MAX_CHARS }),
+}).openapi("Credentials");
+type Credentials = z.infer<typeof CredentialsSchema>;
+
+const UserSchema = z.object({ id: z.string(), username: z.string() }).openapi("User");
+const MeSchema = z.object({
+  id: z.string(),
+  username: z.string(),
+  used_bytes: z.number().int(),
+  quota_bytes: z.number().int(),
+}).openapi("Me");
+const TokenSchema = z.object({
+  access_token: z.string(),
+  token_type: z.literal("Bearer"),
+  expires_in: z.number().int().openapi({ description: "Seconds until the token expires" }),
+}).openapi("Token");
+
+const limitBody = bodyLimit({
+  maxSize: MAX_AUTH_BODY_BYTES,
+  onError: () => {
+    throw new CofferError(
+      "PAYLOAD_TOO_LARGE",
+      `Request bodies here are limited to ${MAX_AUTH_BODY_BYTES} bytes`,
+    );
+  },
+});
+
+const tokenResponses = {
+  200: {
+    description: "A new access token",
+    content: { "application/json": { schema: TokenSchema } },
+  },
+  400: problem("Malformed request, or a password over 1024 characters"),
+  401: problem("Unknown username or wrong password (the same answer for both)"),
+  413: problem("Request body too large"),
+  429: problem("Too many failed logins; see Retry-After"),
+};
+
+const registerRoute = createRoute({
+  method: "post",
+  path: "/api/auth/register",
+  summary: "Create an account",
+  middleware: [limitBody] as const,
+  request: {
+    body: { required: true, content: { "application/json": { schema: RegisterSchema } } },
+  },
+  responses: {
+    201: { description: "Created", content: { "application/json": { schema: UserSchema } } },
+    400: problem("Invalid username or password"),
+    409: problem("Username already taken"),
+    413: problem("Request body too large"),
+    429: problem("Too many registrations from this address; see Retry-After"),
+  },
+});
+
+const tokenRoute = createRoute({
+  method: "post",
+  path: "/api/auth/token",
+  summary: "Sign in: exchange username and password for an access token",
+  middleware: [limitBody] as const,
+  request: {
+    body: { required: true, content: { "application/json": { schema: CredentialsSchema } } },
+  },
+  responses: tokenResponses,
+});
+
+const compatTokenRoute = createRoute({
+  method: "post",
+  path: "/generate_token",
+  summary: "Sign in (original design): JSON, form body or HTTP Basic credentials",
+  middleware: [limitBody] as const,
+  request: {
+    body: {
+      required: false,
+      content: {
+        "application/json": { schema: CredentialsSchema },
+        "application/x-www-form-urlencoded": { schema: CredentialsSchema },
+      },
+    },
+  },
+  responses: tokenResponses,
+});
+
+const unauthorizedResponse = problem("Missing, invalid, expired or revoked token");
+
+const logoutRoute = createRoute({
+  method: "post",
+  path: "/api/auth/logout",
+  summary: "Revoke the token used for this request",
+  security: bearerSecurity,
+  responses: { 204: { description: "Revoked" }, 401: unauthorizedResponse },
+});
+
+const meRoute = createRoute({
+  method: "get",
+  path: "/api/me",
+  summary: "The signed-in user and their storage use",
+  security: bearerSecurity,
+  responses: {
+    200: { description: "The user", content: { "application/json": { schema: MeSchema } } },
+    401: unauthorizedResponse,
+  },
+});
+
+/** Credentials from `Authorization: Basic`, if the request carries them. */
+function basicCredentials(c: Context): Partial<Credentials> | undefined {
+  const match = /^Basic +([A-Za-z0-9+/=]+) *$/i.exec(c.req.header("Authorization") ?? "");
+  if (!match) return undefined;
+  let decoded: string;
+  try {
+    decoded = new TextDecoder("utf-8", { fatal: true }).decode(
+      Uint8Array.from(atob(match[1]), (ch) => ch.charCodeAt(0)),
+    );
+  } catch {
+    return undefined;
+  }
+  const colon = decoded.indexOf(":");
+  if (colon < 0) return undefined;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+/**
+ * Creates the auth route group. Registers the `bearerAuth` security scheme
+ * that protected routes refer to.
+ *
+ * @param services The running services.
+ * @param options Rate limits and client address lookup (see {@linkcode AuthRoutesOptions}).
+ * @returns The sub-app; mount it with `app.route("/", authRoutes(services))`.
+ * @throws {RangeError} if a rate-limit override is not two positive integers.
+ */
+export function authRoutes(services: Services, options: AuthRoutesOptions = {}) {
+  const { config, log, secrets } = services;
+  const users = userStoreFor(services);
+  const revocations = new Revocations(services.redis);
+  const limits = { ...DEFAULT_RATE_LIMITS, ...options.rateLimits };
+  const loginsPerUser = new RateLimiter(
+    services.redis,
+    "login-user",
+    limits.loginFailuresPerUsername,
+  );
+  const loginsPerAddress = new RateLimiter(
+    services.redis,
+    "login-addr",
+    limits.loginFailuresPerAddress,
+  );
+  const registrations = new RateLimiter(
+    services.redis,
+    "register-addr",
+    limits.registrationsPerAddress,
+  );
+  const addressOf = options.clientAddress ?? clientAddress;
+  const authenticated = requireAuth(services);
+
+  async function login(c: Context<AppEnv>, credentials: Credentials): Promise<Response> {
+    const address = addressOf(c);
+    const subject = credentials.username.toLowerCase();
+    await loginsPerAddress.consume(address);
+    await loginsPerUser.consume(subject);
+    const username = normalizeUsername(credentials.username);
+    const user = username === undefined ? undefined : await users.findByUsername(username);
+    const valid = user
+      ? await verifyPassword(credentials.password, user.password_hash)
+      : await verifyDummy(credentials.password);
+    if (!user || !valid) {
+      log.info("auth.login_failed", { user_id: user?.id ?? null, request_id: c.get("requestId") });
+      throw new CofferError("INVALID_CREDENTIALS");
+    }
+    await Promise.all([loginsPerUser.reset(subject), loginsPerAddress.refund(address)]);
+    const issued = await issueToken(secrets.jwtSecret, user.id, config.tokenTtlSeconds);
+    log.info("auth.token_issued", { user_id: user.id, jti: issued.jti });
+    c.header("Cache-Control", "no-store");
+    return c.json(
+      {
+        access_token: issued.token,
+        token_type: "Bearer" as const,
+        expires_in: config.tokenTtlSeconds,
+      },
+      200,
+    );
+  }
+
+  const router = createRouter();
+  router.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description:
+      "Also accepted: the `x-access-tokens` header, and `?access_token=` on GET requests",
+  });
+
+  router.openapi(registerRoute, async (c) => {
+    const body = c.req.valid("json");
+    await registrations.consume(addressOf(c));
+    const username = body.username.toLowerCase();
+    if (await users.findByUsername(username)) throw new CofferError("USERNAME_TAKEN");
+    const user = await users.create({
+      username,
+      password_hash: await hashPassword(body.password),
+      quota_bytes: config.quotaBytes,
+    });
+    log.info("auth.registered", { user_id: user.id, request_id: c.get("requestId") });
+    return c.json({ id: user.id, username: user.username }, 201);
+  });
+
+  router.openapi(tokenRoute, (c) => login(c, c.req.valid("json")));
+
+  router.openapi(compatTokenRoute, (c) => {
+    const json = c.req.valid("json") as Partial<Credentials>;
+    const form = c.req.valid("form") as Partial<Credentials>;
+    const given = json.username !== undefined
+      ? json
+      : form.username !== undefined
+      ? form
+      : basicCredentials(c) ?? {};
+    const parsed = CredentialsSchema.safeParse(given);
+    if (!parsed.success) {
+      throw new CofferError("VALIDATION_FAILED", "Expected username and password");
+    }
+    return login(c, parsed.data);
+  });
+
+  router.openapi({ ...logoutRoute, middleware: [authenticated] as const }, async (c) => {
+    const { id, jti, exp } = c.get("user");
+    await revocations.revoke(jti, exp);
+    log.info("auth.logout", { user_id: id, jti });
+    return c.body(null, 204);
+  });
+
+  router.openapi({ ...meRoute, middleware: [authenticated] as const }, async (c) => {
+    const user = await users.findById(c.get("user").id);
+    if (!user) throw unauthorized();
+    c.header("Cache-Control", "no-store");
+    return c.json(
+      {
+        id: user.id,
+        username: user.username,
+        used_bytes: user.used_bytes,
+        quota_bytes: user.quota_bytes,
+      },
+      200,
+    );
+  });
+
+  return router;
+}

@@ -1,0 +1,175 @@
+/**
+ * Downloads, streamed from the object store: the decrypted plaintext
+ * (`/content`, through decryptStream, or only the covering chunks for a
+ * `Range`) and the stored Cobblestone ciphertext as is (`/ciphertext`).
+ *
+ * A file that fails authentication before the first byte is a 502 problem;
+ * once bytes have gone out the stream errors, so the response is aborted and
+ * never ends cleanly. Either way the failure is logged with the file id.
+ */
+import type { Context } from "hono";
+import { DecryptionError, decryptStream, fileContext, openRangeDecryptor } from "../crypto/mod.ts";
+import { CofferError } from "../errors.ts";
+import type { Services } from "../services.ts";
+import { unwrapDataKey } from "../storage/data_keys.ts";
+import type { FileRecord } from "../storage/file_store.ts";
+import { ciphertextKey } from "../storage/object_keys.ts";
+import { collectBytes } from "../storage/streams.ts";
+import type { AppEnv } from "./env.ts";
+import { attachmentDisposition } from "./file_name.ts";
+import { parseRange, type ResolvedRange } from "./range.ts";
+
+function integrityFailure(services: Services, record: FileRecord, phase: string) {
+  services.log.error("download.integrity_failure", { file_id: record.id, phase });
+  services.metrics.integrityFailures.inc();
+}
+
+/** Re-emits `first` then the rest of `reader`, logging a failure mid-stream. */
+function resumeStream(
+  first: Uint8Array | undefined,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  onError: () => void,
+  onBytes: (n: number) => void,
+): ReadableStream<Uint8Array> {
+  let pending = first;
+  return new ReadableStream({
+    async pull(controller) {
+      if (pending) {
+        onBytes(pending.length);
+        controller.enqueue(pending);
+        pending = undefined;
+        return;
+      }
+      try {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else {
+          onBytes(value.length);
+          controller.enqueue(value);
+        }
+      } catch (error) {
+        onError();
+        controller.error(error);
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+}
+
+function commonHeaders(record: FileRecord, name: string, contentType: string): Headers {
+  return new Headers({
+    "Content-Type": contentType,
+    "Content-Disposition": attachmentDisposition(name),
+    "Accept-Ranges": "bytes",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+  });
+}
+
+function rangeHeaders(headers: Headers, range: ResolvedRange, size: number) {
+  headers.set("Content-Range", `bytes ${range.start}-${range.end}/${size}`);
+  headers.set("Content-Length", String(range.end - range.start + 1));
+}
+
+function unsatisfiable(size: number): never {
+  throw new CofferError("RANGE_NOT_SATISFIABLE", `The file is ${size} bytes long`, {
+    headers: { "Content-Range": `bytes */${size}` },
+  });
+}
+
+async function fullPlaintext(services: Services, record: FileRecord, dek: Uint8Array) {
+  const ciphertext = await services.store.get(ciphertextKey(record.owner, record.id));
+  const reader = ciphertext.pipeThrough(decryptStream(dek, fileContext(record.owner, record.id)))
+    .getReader();
+  let first: ReadableStreamReadResult<Uint8Array>;
+  try {
+    first = await reader.read();
+  } catch (error) {
+    if (!(error instanceof DecryptionError)) throw error;
+    integrityFailure(services, record, "before-first-byte");
+    throw new CofferError("INTEGRITY_FAILURE", undefined, { cause: error });
+  }
+  return resumeStream(
+    first.done ? undefined : first.value,
+    reader,
+    () => integrityFailure(services, record, "mid-stream"),
+    (n) => services.metrics.bytesDecrypted.inc(n),
+  );
+}
+
+async function rangedPlaintext(
+  services: Services,
+  record: FileRecord,
+  dek: Uint8Array,
+  header: string,
+): Promise<{ range: ResolvedRange; body: ReadableStream<Uint8Array> } | undefined> {
+  const request = parseRange(header, record.size);
+  if (request.kind === "none") return undefined;
+  if (request.kind === "unsatisfiable") unsatisfiable(record.size);
+  const key = ciphertextKey(record.owner, record.id);
+  const { store } = services;
+  try {
+    const decryptor = await openRangeDecryptor(dek, fileContext(record.owner, record.id), {
+      ciphertextSize: record.ciphertext_size ?? 0,
+      readRange: async (start, end) => collectBytes(await store.get(key, { start, end })),
+    });
+    // A suffix range is resolved against an authenticated length.
+    if (header.includes("=-")) await decryptor.authenticateSize();
+    const reader = decryptor.stream(request.range.start, request.range.end).getReader();
+    const first = await reader.read();
+    const body = resumeStream(
+      first.done ? undefined : first.value,
+      reader,
+      () => integrityFailure(services, record, "mid-stream"),
+      (n) => services.metrics.bytesDecrypted.inc(n),
+    );
+    return { range: request.range, body };
+  } catch (error) {
+    if (!(error instanceof DecryptionError)) throw error;
+    integrityFailure(services, record, "before-first-byte");
+    throw new CofferError("INTEGRITY_FAILURE", undefined, { cause: error });
+  }
+}
+
+/** Serves `GET|HEAD /api/files/:id/content` for a stored record. */
+export async function servePlaintext(
+  c: Context<AppEnv>,
+  services: Services,
+  record: FileRecord,
+): Promise<Response> {
+  const headers = commonHeaders(record, record.name, record.content_type);
+  headers.set("ETag", `"${record.sha256}"`);
+  headers.set("Content-Length", String(record.size));
+  const rangeHeader = c.req.header("Range");
+  if (c.req.method === "HEAD") return new Response(null, { status: 200, headers });
+  const dek = await unwrapDataKey(services.keyRing, record);
+  const ranged = rangeHeader
+    ? await rangedPlaintext(services, record, dek, rangeHeader)
+    : undefined;
+  if (ranged) {
+    rangeHeaders(headers, ranged.range, record.size);
+    return new Response(ranged.body, { status: 206, headers });
+  }
+  return new Response(await fullPlaintext(services, record, dek), { status: 200, headers });
+}
+
+/** Serves `GET|HEAD /api/files/:id/ciphertext` for a stored record. */
+export async function serveCiphertext(
+  c: Context<AppEnv>,
+  services: Services,
+  record: FileRecord,
+): Promise<Response> {
+  const size = record.ciphertext_size ?? 0;
+  const headers = commonHeaders(record, `${record.name}.cbl`, "application/octet-stream");
+  headers.set("ETag", `"cbl-${record.sha256}"`);
+  headers.set("Content-Length", String(size));
+  const request = parseRange(c.req.header("Range"), size);
+  if (request.kind === "unsatisfiable") unsatisfiable(size);
+  if (c.req.method === "HEAD") return new Response(null, { status: 200, headers });
+  const key = ciphertextKey(record.owner, record.id);
+  if (request.kind === "range") {
+    rangeHeaders(headers, request.range, size);
+    return new Response(await services.store.get(key, request.range), { status: 206, headers });
+  }
+  return new Response(await services.store.get(key), { status: 200, headers });
+}

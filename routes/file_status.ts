@@ -1,0 +1,127 @@
+/**
+ * Upload progress: `GET /api/files/:id/status` for polling and
+ * `GET /api/files/:id/events` as Server-Sent Events. Progress comes from the
+ * BullMQ job (bytes the worker has encrypted), status from the record. The
+ * event stream starts with the current state, sends one event per change,
+ * and ends after `stored` or `failed`.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { streamSSE } from "hono/streaming";
+import type { Services } from "../services.ts";
+import type { FileRecord } from "../storage/file_store.ts";
+import type { UploadProgress } from "../workers/queue.ts";
+import { ownedFile } from "./owned_file.ts";
+import { bearerSecurity, createRouter, problem } from "./openapi.ts";
+import { FileStatusSchema } from "./schemas.ts";
+
+/** What status and events report. */
+export interface FileStatusView {
+  status: FileRecord["status"];
+  progress: { bytes_done: number; bytes_total: number; percent: number };
+  error?: string;
+}
+
+/** Re-read the state this often even without an event (also keeps proxies from timing out). */
+const RECHECK_MS = 5_000;
+
+async function statusOf(services: Services, record: FileRecord): Promise<FileStatusView> {
+  let done = record.status === "stored" ? record.size : 0;
+  if (record.status === "encrypting" || record.status === "queued") {
+    const job = await services.queue.getJob(record.id);
+    const progress = job?.progress as UploadProgress | undefined;
+    if (typeof progress?.bytes_done === "number") done = Math.min(progress.bytes_done, record.size);
+  }
+  const percent = record.size === 0
+    ? (record.status === "stored" ? 100 : 0)
+    : Math.floor((done / record.size) * 1000) / 10;
+  return {
+    status: record.status,
+    progress: { bytes_done: done, bytes_total: record.size, percent },
+    ...(record.error && record.status === "failed" ? { error: record.error } : {}),
+  };
+}
+
+const IdParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) });
+
+const statusRoute = createRoute({
+  method: "get",
+  path: "/api/files/{id}/status",
+  summary: "Status and encryption progress of an upload",
+  security: bearerSecurity,
+  request: { params: IdParam },
+  responses: {
+    200: {
+      description: "Current status",
+      content: { "application/json": { schema: FileStatusSchema } },
+    },
+    404: problem("No such file of yours"),
+  },
+});
+
+const eventsRoute = createRoute({
+  method: "get",
+  path: "/api/files/{id}/events",
+  summary:
+    "Server-Sent Events: status and progress until stored or failed (?access_token= accepted)",
+  security: bearerSecurity,
+  request: { params: IdParam },
+  responses: {
+    200: {
+      description: "An event stream of FileStatus objects",
+      content: { "text/event-stream": { schema: z.string() } },
+    },
+    404: problem("No such file of yours"),
+  },
+});
+
+/** The status route group (mounted behind the auth middleware). */
+export function fileStatusRoutes(services: Services) {
+  const { files } = services;
+  const router = createRouter();
+  router.openapi(statusRoute, async (c) => {
+    const record = await ownedFile(files, c.get("user").id, c.req.valid("param").id);
+    c.header("Cache-Control", "no-store");
+    return c.json(await statusOf(services, record), 200);
+  });
+  router.openapi(eventsRoute, async (c) => {
+    const owner = c.get("user").id;
+    const first = await ownedFile(files, owner, c.req.valid("param").id);
+    c.header("Cache-Control", "no-store");
+    return streamSSE(c, async (stream) => {
+      let changed = false;
+      let wake: () => void = () => {};
+      const unsubscribe = services.progress.subscribe(first.id, () => {
+        changed = true;
+        wake();
+      });
+      stream.onAbort(() => wake());
+      try {
+        let last = "";
+        while (!stream.aborted) {
+          changed = false;
+          const record = await files.get(first.id);
+          const view: FileStatusView = record ? await statusOf(services, record) : {
+            status: "failed",
+            progress: { bytes_done: 0, bytes_total: first.size, percent: 0 },
+            error: "File deleted",
+          };
+          const data = JSON.stringify(view);
+          if (data !== last) await stream.writeSSE({ event: "status", data });
+          last = data;
+          if (view.status === "stored" || view.status === "failed") break;
+          if (changed) continue;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, RECHECK_MS);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+        }
+      } finally {
+        unsubscribe();
+      }
+    }) as never;
+  });
+  return router;
+}

@@ -1,0 +1,84 @@
+/**
+ * Streams the files of a multipart/form-data body one at a time, with busboy
+ * (a maintained streaming parser), so no file is ever held in memory — unlike
+ * `c.req.parseBody()`. Each file part is handed to a callback as a web
+ * `ReadableStream` and the parser waits until the callback has consumed it.
+ */
+// @ts-types="@types/busboy"
+import busboy from "busboy";
+import { Readable } from "node:stream";
+import { CofferError } from "../errors.ts";
+
+/** One file part as the client described it. */
+export interface FilePart {
+  field: string;
+  filename: string | undefined;
+  contentType: string | undefined;
+  body: ReadableStream<Uint8Array>;
+}
+
+/** Limits on the non-file structure of a form. */
+export interface MultipartLimits {
+  /** Most file parts accepted in one request. */
+  maxFiles: number;
+}
+
+/**
+ * Calls `onFile` for every file part, in order, and resolves when the whole
+ * body has been read and every callback has finished.
+ *
+ * @param request The incoming request (its body is consumed).
+ * @throws {CofferError} BAD_REQUEST for a malformed body or too many parts;
+ *   whatever `onFile` throws.
+ */
+export async function forEachFilePart(
+  request: Request,
+  limits: MultipartLimits,
+  onFile: (part: FilePart) => Promise<void>,
+): Promise<void> {
+  if (!request.body) throw new CofferError("BAD_REQUEST", "The request has no body");
+  let parser: busboy.Busboy;
+  try {
+    parser = busboy({
+      headers: { "content-type": request.headers.get("content-type") ?? "" },
+      limits: { files: limits.maxFiles, fields: 20, parts: limits.maxFiles + 20, fieldSize: 4096 },
+    });
+  } catch {
+    throw new CofferError("BAD_REQUEST", "Malformed multipart/form-data content type");
+  }
+  const source = Readable.fromWeb(request.body as import("node:stream/web").ReadableStream);
+  let chain = Promise.resolve();
+  const done = new Promise<void>((resolve, reject) => {
+    const fail = (error: unknown) => {
+      source.unpipe(parser);
+      source.destroy();
+      reject(error);
+    };
+    parser.on("file", (field, stream, info) => {
+      const body = Readable.toWeb(stream) as unknown as ReadableStream<Uint8Array>;
+      chain = chain.then(() =>
+        onFile({ field, filename: info.filename, contentType: info.mimeType, body })
+      );
+      chain.catch((error) => {
+        stream.resume();
+        fail(error);
+      });
+    });
+    parser.on(
+      "filesLimit",
+      () => fail(new CofferError("BAD_REQUEST", "Too many files in one request")),
+    );
+    parser.on(
+      "partsLimit",
+      () => fail(new CofferError("BAD_REQUEST", "Too many parts in one request")),
+    );
+    parser.on(
+      "error",
+      () => fail(new CofferError("BAD_REQUEST", "Malformed multipart/form-data body")),
+    );
+    source.on("error", (error) => fail(error));
+    parser.on("close", () => chain.then(resolve, reject));
+  });
+  source.pipe(parser);
+  await done;
+}

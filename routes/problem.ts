@@ -1,0 +1,77 @@
+/**
+ * The one place errors become HTTP responses: RFC 9457 problem details
+ * (`application/problem+json` with `type`, `title`, `status`, `detail`).
+ * Typed {@linkcode CofferError}s map through the catalogue; anything else is
+ * logged with the request id and answered as a bare 500, so no stack trace,
+ * key or token ever reaches a client.
+ */
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { CofferError, type ErrorCode } from "../errors.ts";
+import type { Logger } from "../log.ts";
+
+/** Base URI of Coffer's problem types; each code is a fragment of the API docs. */
+export const PROBLEM_TYPE_BASE = "https://coffer.invalid/problems/";
+
+/** A problem details body. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+}
+
+/** Builds the problem body for an error code. */
+export function problemFor(error: CofferError): Problem {
+  return {
+    type: PROBLEM_TYPE_BASE + error.code.toLowerCase().replaceAll("_", "-"),
+    title: error.title,
+    status: error.status,
+    ...(error.detail ? { detail: error.detail } : {}),
+  };
+}
+
+/** Answers with a problem+json response for a typed error. */
+export function problemResponse(error: CofferError): Response {
+  const headers = new Headers(error.headers);
+  headers.set("Content-Type", "application/problem+json");
+  headers.set("Cache-Control", "no-store");
+  return new Response(JSON.stringify(problemFor(error)), { status: error.status, headers });
+}
+
+function fromHttpException(error: HTTPException): CofferError {
+  const codes: Record<number, ErrorCode> = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    404: "NOT_FOUND",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    431: "HEADER_TOO_LARGE",
+  };
+  return new CofferError(codes[error.status] ?? "BAD_REQUEST");
+}
+
+/**
+ * Creates the app-wide `onError` handler.
+ *
+ * @param log Where unexpected errors are reported (message and request id only).
+ * @returns A Hono error handler.
+ */
+export function createErrorHandler(log: Logger) {
+  return function handleError(error: Error, c: Context): Response {
+    if (error instanceof CofferError) return problemResponse(error);
+    if (error instanceof HTTPException) return problemResponse(fromHttpException(error));
+    log.error("request.failed", {
+      request_id: c.get("requestId"),
+      method: c.req.method,
+      path: c.req.path,
+      error: error.name,
+    });
+    return problemResponse(new CofferError("INTERNAL"));
+  };
+}
+
+/** The `notFound` handler: a problem body like every other error. */
+export function handleNotFound(): Response {
+  return problemResponse(new CofferError("NOT_FOUND"));
+}

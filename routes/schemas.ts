@@ -1,0 +1,36 @@
+/**
+ * Response schemas shared by several route groups, named so they appear once
+ * in the generated OpenAPI document.
+ */
+import { z } from "@hono/zod-openapi";
+
+/** A file record as the API shows it. */
+export const FileRecordSchema = z.object({
+  id: z.string().openapi({ example: "q3V6bR0cS2m8Q2dJk1c9aA" }),
+  name: z.string().openapi({ example: "report.pdf" }),
+  size: z.number().int().openapi({ description: "Plaintext size in bytes" }),
+  content_type: z.string().openapi({ example: "application/pdf" }),
+  status: z.enum(["queued", "encrypting", "stored", "failed"]),
+  created_at: z.string().openapi({ format: "date-time" }),
+  stored_at: z.string().optional().openapi({ format: "date-time" }),
+  ciphertext_size: z.number().int().optional(),
+  sha256: z.string().optional().openapi({ description: "SHA-256 of the plaintext, hex" }),
+  error: z.string().optional(),
+}).openapi("FileRecord");
+
+/** Upload and storage progress of a file. */
+export const FileStatusSchema = z.object({
+  status: z.enum(["queued", "encrypting", "stored", "failed"]),
+  progress: z.object({
+    bytes_done: z.number().int(),
+    bytes_total: z.number().int(),
+    percent: z.number(),
+  }),
+  error: z.string().optional(),
+}).openapi("FileStatus");
+
+/** A page of the caller's files. */
+export const FileListSchema = z.object({
+  files: z.array(FileRecordSchema),
+  next_cursor: z.string().nullable(),
+}).openapi("FileList");

@@ -1,0 +1,85 @@
+/**
+ * Opens and closes everything a Coffer process depends on, in one place:
+ * Redis (found or embedded), the metadata connection, the object store, the
+ * key ring, the metadata stores, the staging area, the upload queue and the
+ * progress fan-out. Routes and workers receive the resulting
+ * {@linkcode Services} and never construct backends themselves. Disposal
+ * closes everything in reverse order.
+ */
+import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Config } from "./config.ts";
+import { KeyRing } from "./crypto/mod.ts";
+import type { Logger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+import { FileStore } from "./storage/file_store.ts";
+import { loadSecrets, type Secrets } from "./storage/generated_secrets.ts";
+import type { ObjectStore } from "./storage/object_store.ts";
+import { openObjectStore } from "./storage/open_object_store.ts";
+import { connectMetadataRedis, connectQueueRedis } from "./storage/redis.ts";
+import { resolveRedis } from "./storage/redis_server.ts";
+import { StagingArea } from "./storage/staging.ts";
+import { UserStore } from "./storage/user_store.ts";
+import { ProgressHub } from "./workers/progress_hub.ts";
+import { createUploadQueue, type UploadJobData } from "./workers/queue.ts";
+
+/** Everything routes and workers use. */
+export interface Services extends AsyncDisposable {
+  config: Config;
+  log: Logger;
+  /** The Redis URL in use (configured, default or embedded). */
+  redisUrl: string;
+  /** Metadata connection; keys under `<redisPrefix>:`. */
+  redis: Redis;
+  store: ObjectStore;
+  secrets: Secrets;
+  keyRing: KeyRing;
+  users: UserStore;
+  files: FileStore;
+  staging: StagingArea;
+  queue: Queue<UploadJobData>;
+  progress: ProgressHub;
+  metrics: Metrics;
+}
+
+/**
+ * Opens every dependency. On failure, whatever was already opened is closed.
+ *
+ * @throws {RedisUnavailableError} when no Redis can be found or started.
+ */
+export async function openServices(config: Config, log: Logger): Promise<Services> {
+  await using stack = new AsyncDisposableStack();
+  const secrets = await loadSecrets(config, log);
+  const keyRing = await KeyRing.create(secrets.masterKeys);
+  const resolved = stack.use(await resolveRedis(config.redisUrl, config.dataDir, log));
+  const redis = connectMetadataRedis(resolved.url, config.redisPrefix);
+  stack.defer(async () => {
+    await redis.quit().catch(() => redis.disconnect());
+  });
+  const store = await openObjectStore(config, log);
+  stack.defer(() => store.close());
+  const queueConnection = connectQueueRedis(resolved.url);
+  stack.defer(async () => {
+    await queueConnection.quit().catch(() => queueConnection.disconnect());
+  });
+  const queue = createUploadQueue(queueConnection, config.redisPrefix);
+  stack.defer(() => queue.close());
+  const progress = stack.use(new ProgressHub(resolved.url, config.redisPrefix));
+  const owned = stack.move();
+  return {
+    config,
+    log,
+    redisUrl: resolved.url,
+    redis,
+    store,
+    secrets,
+    keyRing,
+    users: new UserStore(redis, store, keyRing),
+    files: new FileStore(redis),
+    staging: await StagingArea.create(config.dataDir),
+    queue,
+    progress,
+    metrics: new Metrics(),
+    [Symbol.asyncDispose]: () => owned.disposeAsync(),
+  };
+}

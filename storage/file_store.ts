@@ -1,0 +1,204 @@
+/**
+ * File records in Redis: one hash per file (`file:<id>`) and, per owner, a
+ * sorted set of ids by creation time (`files:<owner>`) for newest-first
+ * listing with an opaque cursor. Routes and workers use this, never raw
+ * Redis commands. Display names live here in clear (Redis is private
+ * metadata); in the bucket they exist only sealed in the key sidecar.
+ */
+import type { Redis } from "ioredis";
+import { CofferError } from "../errors.ts";
+
+/** Where a file is in its life. */
+export type FileStatus = "queued" | "encrypting" | "stored" | "failed";
+
+/** The stored form of a file record (internal fields included). */
+export interface FileRecord {
+  id: string;
+  owner: string;
+  name: string;
+  size: number;
+  content_type: string;
+  status: FileStatus;
+  created_at: string;
+  stored_at?: string;
+  ciphertext_size?: number;
+  sha256?: string;
+  error?: string;
+  /** Key id of the master key that wraps the DEK. */
+  kid: string;
+  /** The wrapped data key, base64. Removed first on delete (crypto-shredding). */
+  wrapped_dek?: string;
+}
+
+/** The record as the API shows it: no key material, no owner. */
+export interface PublicFileRecord {
+  id: string;
+  name: string;
+  size: number;
+  content_type: string;
+  status: FileStatus;
+  created_at: string;
+  stored_at?: string;
+  ciphertext_size?: number;
+  sha256?: string;
+  error?: string;
+}
+
+/** One page of a listing. */
+export interface FilePage {
+  files: FileRecord[];
+  next_cursor: string | null;
+}
+
+const NUMERIC = new Set(["size", "ciphertext_size"]);
+
+function fromHash(hash: Record<string, string>): FileRecord | undefined {
+  if (!hash.id) return undefined;
+  const record: Record<string, string | number> = {};
+  for (const [field, value] of Object.entries(hash)) {
+    record[field] = NUMERIC.has(field) ? Number(value) : value;
+  }
+  return record as unknown as FileRecord;
+}
+
+function toHash(fields: Partial<FileRecord>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(fields).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]),
+  );
+}
+
+/** Strips internal fields from a record for API responses. */
+export function publicRecord(record: FileRecord): PublicFileRecord {
+  const { owner: _owner, kid: _kid, wrapped_dek: _dek, ...visible } = record;
+  return visible;
+}
+
+/**
+ * Index members sort by creation time then id (all scores 0, ordered by
+ * ZRANGEBYLEX), so a page boundary is exact even when files share a millisecond.
+ */
+function indexMember(record: Pick<FileRecord, "created_at" | "id">): string {
+  return `${String(Date.parse(record.created_at)).padStart(15, "0")}:${record.id}`;
+}
+
+const CURSOR = /^[0-9]{15}:[A-Za-z0-9_-]{1,64}$/;
+
+function encodeCursor(member: string): string {
+  return btoa(member).replaceAll("=", "");
+}
+
+function decodeCursor(cursor: string): string | undefined {
+  try {
+    const member = atob(cursor);
+    return CURSOR.test(member) ? member : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** File metadata over a Redis connection whose keys are already prefixed. */
+export class FileStore {
+  constructor(private readonly redis: Redis) {}
+
+  /** Saves a new record and indexes it under its owner. */
+  async create(record: FileRecord): Promise<void> {
+    await this.redis.multi()
+      .hset(`file:${record.id}`, toHash(record))
+      .zadd(`files:${record.owner}`, 0, indexMember(record))
+      .exec();
+  }
+
+  /** Restores a record from the bucket unless a record with that id exists. */
+  async restore(record: FileRecord): Promise<boolean> {
+    const created = await this.redis.hsetnx(`file:${record.id}`, "id", record.id);
+    if (created === 0) return false;
+    await this.create(record);
+    return true;
+  }
+
+  /** The record, or `undefined`. */
+  async get(id: string): Promise<FileRecord | undefined> {
+    return fromHash(await this.redis.hgetall(`file:${id}`));
+  }
+
+  /** The record if `owner` owns it; another owner's file is indistinguishable from none. */
+  async getOwned(owner: string, id: string): Promise<FileRecord | undefined> {
+    const record = await this.get(id);
+    return record?.owner === owner ? record : undefined;
+  }
+
+  /** Updates fields of an existing record; a deleted record stays deleted. */
+  async update(id: string, fields: Partial<FileRecord>): Promise<boolean> {
+    const script = `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+      redis.call('HSET', KEYS[1], unpack(ARGV)) return 1`;
+    const args = Object.entries(toHash(fields)).flat();
+    if (args.length === 0) return true;
+    return (await this.redis.eval(script, 1, `file:${id}`, ...args)) === 1;
+  }
+
+  /** Removes fields (e.g. the wrapped key when shredding, or a stale error). */
+  async clear(id: string, ...fields: (keyof FileRecord)[]): Promise<void> {
+    if (fields.length > 0) await this.redis.hdel(`file:${id}`, ...fields);
+  }
+
+  /** Deletes the record and its index entry. */
+  async delete(record: FileRecord): Promise<void> {
+    await this.redis.multi()
+      .del(`file:${record.id}`)
+      .zrem(`files:${record.owner}`, indexMember(record))
+      .exec();
+  }
+
+  /**
+   * Lists an owner's files, newest first.
+   *
+   * @param limit Page size (1–200).
+   * @param cursor The `next_cursor` of the previous page.
+   */
+  async list(owner: string, limit: number, cursor?: string): Promise<FilePage> {
+    const after = cursor === undefined ? undefined : decodeCursor(cursor);
+    if (cursor !== undefined && after === undefined) {
+      throw new CofferError("VALIDATION_FAILED", "cursor: not a cursor from this API");
+    }
+    const members = await this.redis.zrevrangebylex(
+      `files:${owner}`,
+      after ? `(${after}` : "+",
+      "-",
+      "LIMIT",
+      0,
+      limit + 1,
+    );
+    const page = members.slice(0, limit);
+    const records = await Promise.all(page.map((member) => this.get(member.slice(16))));
+    return {
+      files: records.filter((r): r is FileRecord => r !== undefined),
+      next_cursor: members.length > limit ? encodeCursor(page[page.length - 1]) : null,
+    };
+  }
+
+  /** The owner's newest `stored` file with exactly this display name. */
+  async findNewestStored(owner: string, name: string): Promise<FileRecord | undefined> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.list(owner, 200, cursor);
+      const match = page.files.find((file) => file.name === name && file.status === "stored");
+      if (match) return match;
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+    return undefined;
+  }
+
+  /** Every record (admin tasks: key rotation). */
+  async *all(): AsyncIterable<FileRecord> {
+    const prefix = this.redis.options.keyPrefix ?? "";
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.redis.scan(cursor, "MATCH", `${prefix}file:*`, "COUNT", 500);
+      cursor = next;
+      for (const key of keys) {
+        const record = await this.get(key.slice(prefix.length + "file:".length));
+        if (record) yield record;
+      }
+    } while (cursor !== "0");
+  }
+}

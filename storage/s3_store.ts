@@ -1,0 +1,457 @@
+/**
+ * The S3 object store: any S3-compatible server (AWS, MinIO, LocalStack, R2,
+ * fauxqs) through @aws-sdk/client-s3. Uploads are multipart from a stream in
+ * equal-size parts with a few parts in flight, so memory stays bounded by
+ * (parts in flight + 1) × part size whatever the object size.
+ */
+import {
+  AbortMultipartUploadCommand,
+  type CompletedPart,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  type MultipartUpload,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
+import type { Config } from "../config.ts";
+import { type Logger, silentLogger } from "../log.ts";
+import {
+  type ByteRange,
+  type ObjectInfo,
+  type ObjectMetadata,
+  ObjectNotFoundError,
+  type ObjectStore,
+  type PutOptions,
+} from "./object_store.ts";
+
+const MIB = 1024 * 1024;
+/** S3's smallest part (all parts but the last) and its part-count limit. */
+const MIN_PART_SIZE = 5 * MIB;
+const MAX_PARTS = 10_000;
+
+/** S3 settings as validated by config.ts. */
+export type S3Settings = NonNullable<Config["s3"]>;
+
+/** Tuning knobs of {@linkcode S3ObjectStore}; the defaults suit production. */
+export interface S3StoreOptions {
+  /** Bytes per part (all parts but the last); default 8 MiB, at least 5 MiB. */
+  partSize?: number;
+  /** Parts uploaded concurrently while the stream keeps being read; default 3. */
+  partsInFlight?: number;
+  /** Page size of object and upload listings (MaxKeys/MaxUploads); default 1000. */
+  listPageSize?: number;
+  /** Where stale-upload cleanups are reported. */
+  log?: Logger;
+}
+
+/**
+ * Creates an S3 client for S3-compatible servers: path-style addressing when an
+ * endpoint is set, checksums only when required (otherwise streamed bodies go
+ * out aws-chunked, which some servers store verbatim), credentials from config
+ * when given (else the SDK's default chain).
+ *
+ * @param settings The `s3` section of the config.
+ * @returns A client; destroy it with `client.destroy()`.
+ */
+export function createS3Client(settings: S3Settings): S3Client {
+  const { endpoint, region, accessKeyId, secretAccessKey } = settings;
+  return new S3Client({
+    region,
+    endpoint,
+    forcePathStyle: endpoint !== undefined,
+    credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+}
+
+/**
+ * Opens the S3 object store, creating the bucket if it does not exist.
+ *
+ * @param settings The `s3` section of the config.
+ * @param log Receives a line when the bucket is created (never credentials).
+ * @param options Tuning knobs (tests pass a small part size).
+ * @returns A store that owns its client; `close()` destroys it.
+ * @throws {Error} if the bucket can neither be found nor created.
+ * @example
+ * ```ts
+ * const store = await createS3ObjectStore(config.s3!, log);
+ * await store.put("files/u1/f1", stream, { metadata: { kid: "k1" } });
+ * ```
+ */
+export async function createS3ObjectStore(
+  settings: S3Settings,
+  log: Logger,
+  options: S3StoreOptions = {},
+): Promise<S3ObjectStore> {
+  const client = createS3Client(settings);
+  const store = new S3ObjectStore(client, settings.bucket, { log, ...options });
+  try {
+    if (!await store.bucketExists()) {
+      await client.send(
+        new CreateBucketCommand({
+          Bucket: settings.bucket,
+          CreateBucketConfiguration: settings.region === "us-east-1"
+            ? undefined
+            : { LocationConstraint: settings.region as never },
+        }),
+      ).catch((error) => {
+        if (!["BucketAlreadyOwnedByYou", "BucketAlreadyExists"].includes(error?.name)) throw error;
+      });
+      log.info("object_store.bucket_created", { bucket: settings.bucket });
+    }
+  } catch (error) {
+    client.destroy();
+    const where = settings.endpoint ?? `AWS ${settings.region}`;
+    throw new Error(
+      `Cannot open S3 bucket ${settings.bucket} at ${where}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  return store;
+}
+
+/**
+ * An {@linkcode ObjectStore} on an S3 bucket.
+ *
+ * `put` always streams: a body shorter than one part goes out as one PutObject,
+ * anything longer as a multipart upload whose parts are sent while the stream is
+ * still being read. On any failure or abort the multipart upload is aborted.
+ * Before a put starts, unfinished uploads left at the same key (a crashed earlier
+ * attempt) are aborted. `list` reports no metadata (S3 listings carry none): use
+ * `head`. Metadata keys come back lowercased, as S3 stores them.
+ */
+export class S3ObjectStore implements ObjectStore {
+  readonly kind = "s3";
+  readonly #partSize: number;
+  readonly #partsInFlight: number;
+  readonly #pageSize: number;
+  readonly #log: Logger;
+
+  /**
+   * @param client The S3 client; owned by the store from now on.
+   * @param bucket The bucket every key lives in.
+   * @param options Tuning knobs.
+   * @throws {RangeError} on a part size under 5 MiB or fewer than 1 part in flight.
+   */
+  constructor(readonly client: S3Client, readonly bucket: string, options: S3StoreOptions = {}) {
+    this.#partSize = options.partSize ?? 8 * MIB;
+    this.#partsInFlight = options.partsInFlight ?? 3;
+    this.#pageSize = options.listPageSize ?? 1000;
+    this.#log = options.log ?? silentLogger;
+    if (!(this.#partSize >= MIN_PART_SIZE) || !(this.#partsInFlight >= 1)) {
+      throw new RangeError("Cannot create S3 store: part size below 5 MiB or no part in flight");
+    }
+  }
+
+  async put(
+    key: string,
+    body: ReadableStream<Uint8Array>,
+    options: PutOptions = {},
+  ): Promise<number> {
+    const { metadata, signal } = options;
+    const parts = new PartReader(body, this.#partSizeFor(options.contentLength), signal);
+    try {
+      signal?.throwIfAborted();
+      await this.#abortUploadsAt(key);
+      const first = await parts.next() ?? new Uint8Array(0);
+      if (first.length < parts.partSize) {
+        await this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Body: first,
+            ContentLength: first.length,
+            Metadata: metadata,
+          }),
+          { abortSignal: signal },
+        );
+        return first.length;
+      }
+      return await this.#putMultipart(key, first, parts, metadata, signal);
+    } catch (error) {
+      await parts.cancel(error);
+      throw signal?.aborted ? signal.reason : error;
+    }
+  }
+
+  async #putMultipart(
+    key: string,
+    first: Uint8Array,
+    parts: PartReader,
+    metadata: ObjectMetadata | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<number> {
+    const { UploadId } = await this.client.send(
+      new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, Metadata: metadata }),
+      { abortSignal: signal },
+    );
+    const stop = new AbortController();
+    const partSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    const inFlight = new Set<Promise<void>>();
+    const completed: CompletedPart[] = [];
+    let total = 0;
+    try {
+      let part: Uint8Array | undefined = first;
+      for (let number = 1; part; number++) {
+        if (number > MAX_PARTS) {
+          throw new Error(
+            `Cannot upload ${key}: more than ${MAX_PARTS} parts (pass contentLength)`,
+          );
+        }
+        total += part.length;
+        if (inFlight.size >= this.#partsInFlight) await Promise.race(inFlight);
+        const command = new UploadPartCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId,
+          PartNumber: number,
+          Body: part,
+          ContentLength: part.length,
+        });
+        const sent = part;
+        const task = this.client.send(command, { abortSignal: partSignal }).then(({ ETag }) => {
+          completed[number - 1] = { ETag, PartNumber: number };
+          parts.recycle(sent);
+        });
+        const tracked: Promise<void> = task.finally(() => inFlight.delete(tracked));
+        tracked.catch(() => {}); // observed by race/all below; never unhandled
+        inFlight.add(tracked);
+        part = part.length === parts.partSize ? await parts.next() : undefined;
+      }
+      await Promise.all(inFlight);
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId,
+          MultipartUpload: { Parts: completed },
+        }),
+        { abortSignal: signal },
+      );
+      return total;
+    } catch (error) {
+      stop.abort();
+      await Promise.allSettled(inFlight);
+      await this.#abortUpload(key, UploadId!);
+      throw error;
+    }
+  }
+
+  async get(key: string, range?: ByteRange): Promise<ReadableStream<Uint8Array>> {
+    try {
+      const { Body } = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+        }),
+      );
+      if (!Body) return new ReadableStream({ start: (controller) => controller.close() });
+      return Body.transformToWebStream() as ReadableStream<Uint8Array>;
+    } catch (error) {
+      if (isNotFound(error)) throw new ObjectNotFoundError(key);
+      if (statusOf(error) === 416) {
+        throw new RangeError(`Cannot read ${key}: range ${range?.start}-${range?.end} is invalid`);
+      }
+      throw error;
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      const metadata = Object.fromEntries(
+        Object.entries(out.Metadata ?? {}).map(([name, value]) => [name.toLowerCase(), value]),
+      );
+      return { key, size: out.ContentLength ?? 0, metadata, lastModified: out.LastModified };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          MaxKeys: this.#pageSize,
+          ContinuationToken: token,
+        }),
+      );
+      for (const object of page.Contents ?? []) {
+        yield {
+          key: object.Key!,
+          size: object.Size ?? 0,
+          metadata: {},
+          lastModified: object.LastModified,
+        };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async abortUnfinishedUploads(prefix: string, olderThan: Date): Promise<number> {
+    let aborted = 0;
+    for await (const upload of this.#listUploads(prefix)) {
+      if (upload.Initiated && upload.Initiated < olderThan) {
+        if (await this.#abortUpload(upload.Key!, upload.UploadId!)) aborted++;
+      }
+    }
+    return aborted;
+  }
+
+  async ping(): Promise<void> {
+    await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+  }
+
+  close(): Promise<void> {
+    this.client.destroy();
+    return Promise.resolve();
+  }
+
+  /** Whether the bucket exists (false on 404; other failures throw). */
+  async bucketExists(): Promise<boolean> {
+    try {
+      await this.ping();
+      return true;
+    } catch (error) {
+      if (statusOf(error) === 404 || (error as Error)?.name === "NoSuchBucket") return false;
+      throw error;
+    }
+  }
+
+  /** The part size for a body: grows (in whole MiB) to keep a known length under 10,000 parts. */
+  #partSizeFor(contentLength?: number): number {
+    if (contentLength === undefined || contentLength <= this.#partSize * MAX_PARTS) {
+      return this.#partSize;
+    }
+    return Math.ceil(contentLength / MAX_PARTS / MIB) * MIB;
+  }
+
+  /** Aborts unfinished uploads at exactly `key`, e.g. left by a crashed earlier attempt. */
+  async #abortUploadsAt(key: string): Promise<void> {
+    for await (const upload of this.#listUploads(key)) {
+      if (upload.Key === key && await this.#abortUpload(key, upload.UploadId!)) {
+        this.#log.warn("object_store.stale_upload_aborted", { key });
+      }
+    }
+  }
+
+  /** Aborts one multipart upload; false if it was already gone. */
+  async #abortUpload(key: string, uploadId: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }),
+      );
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      this.#log.error("object_store.abort_upload_failed", { key, error: String(error) });
+      throw error;
+    }
+  }
+
+  async *#listUploads(prefix: string): AsyncIterable<MultipartUpload> {
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListMultipartUploadsCommand({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          MaxUploads: this.#pageSize,
+          KeyMarker: keyMarker,
+          UploadIdMarker: uploadIdMarker,
+        }),
+      );
+      yield* page.Uploads ?? [];
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      uploadIdMarker = page.NextUploadIdMarker;
+    } while (keyMarker);
+  }
+}
+
+/**
+ * Reads a byte stream into part buffers of exactly `partSize` bytes (the last one
+ * shorter). Buffers of uploaded parts are recycled rather than left to the garbage
+ * collector, which reclaims large buffers late: without reuse, peak memory grew
+ * with the object size (measured: 122 MiB of buffers for a 200 MiB upload).
+ */
+class PartReader {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #signal?: AbortSignal;
+  readonly #onAbort = () => this.#reader.cancel(this.#signal?.reason).catch(() => {});
+  readonly #free: Uint8Array[] = [];
+  #leftover?: Uint8Array;
+  #done = false;
+
+  constructor(stream: ReadableStream<Uint8Array>, readonly partSize: number, signal?: AbortSignal) {
+    this.#reader = stream.getReader();
+    this.#signal = signal;
+    signal?.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  /** The next part, or undefined at the end of the stream. */
+  async next(): Promise<Uint8Array | undefined> {
+    const part = this.#free.pop() ?? new Uint8Array(this.partSize);
+    let filled = 0;
+    while (filled < this.partSize && !(this.#done && !this.#leftover)) {
+      let chunk = this.#leftover;
+      this.#leftover = undefined;
+      if (!chunk) {
+        const { done, value } = await this.#reader.read();
+        this.#signal?.throwIfAborted(); // a cancelled read reports done
+        if (done) {
+          this.#done = true;
+          this.#signal?.removeEventListener("abort", this.#onAbort);
+          break;
+        }
+        chunk = value;
+      }
+      const taken = Math.min(chunk.length, this.partSize - filled);
+      part.set(chunk.subarray(0, taken), filled);
+      filled += taken;
+      if (taken < chunk.length) this.#leftover = chunk.subarray(taken);
+    }
+    if (filled === 0) this.#free.push(part);
+    return filled === 0 ? undefined : part.subarray(0, filled);
+  }
+
+  /** Hands back the buffer of a part the server has fully received. */
+  recycle(part: Uint8Array): void {
+    this.#free.push(new Uint8Array(part.buffer, 0, this.partSize));
+  }
+
+  /** Releases the source after a failure. */
+  async cancel(reason: unknown): Promise<void> {
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+    if (!this.#done) await this.#reader.cancel(reason).catch(() => {});
+  }
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+/** A missing key or upload (a missing bucket is a configuration error, not this). */
+function isNotFound(error: unknown): boolean {
+  const name = (error as Error)?.name;
+  if (name === "NoSuchBucket") return false;
+  return ["NoSuchKey", "NotFound", "NoSuchUpload"].includes(name) || statusOf(error) === 404;
+}

@@ -1,0 +1,176 @@
+/**
+ * The job processor: takes one staged upload, hashes the plaintext, encrypts
+ * it with the file's data key (Cobblestone-256) straight into the object
+ * store, writes the key sidecar, and marks the record `stored`. It is a plain
+ * function of the job and its dependencies, so tests call it directly;
+ * workers/upload_worker.ts wires it to a BullMQ `Worker`.
+ *
+ * At-least-once is safe: a retried or redelivered job re-encrypts the whole
+ * staged file to the same object key, replacing whatever an earlier attempt
+ * left, and a record that is already `stored` is left alone.
+ */
+import { createHash } from "node:crypto";
+import { type Job, UnrecoverableError } from "bullmq";
+import { ciphertextSize, encryptStream, fileContext, type KeyRing } from "../crypto/mod.ts";
+import { unwrapDataKey } from "../storage/data_keys.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import type { FileRecord, FileStore } from "../storage/file_store.ts";
+import type { ObjectStore } from "../storage/object_store.ts";
+import { ciphertextKey, sidecarKey } from "../storage/object_keys.ts";
+import { writeKeySidecar } from "../storage/key_sidecar.ts";
+import type { StagingArea } from "../storage/staging.ts";
+import type { UploadJobData, UploadProgress } from "./queue.ts";
+
+/** What the processor needs. */
+export interface UploadProcessorDeps {
+  files: FileStore;
+  store: ObjectStore;
+  staging: StagingArea;
+  keyRing: KeyRing;
+  log: Logger;
+  metrics?: Metrics;
+  /** Gives a failed file's reserved bytes back to its owner's quota. */
+  releaseBytes(ownerId: string, bytes: number): Promise<void>;
+  /** Minimum time between progress reports (default 250 ms). */
+  progressIntervalMs?: number;
+}
+
+/** What a finished job returns (kept by BullMQ for a while). */
+export interface UploadResult {
+  ciphertext_size: number;
+}
+
+function progressReporter(job: Job<UploadJobData>, total: number, intervalMs: number) {
+  let done = 0;
+  let lastReport = 0;
+  const hash = createHash("sha256");
+  const counter = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      hash.update(chunk);
+      done += chunk.length;
+      controller.enqueue(chunk);
+      const now = performance.now();
+      if (now - lastReport >= intervalMs) {
+        lastReport = now;
+        const progress: UploadProgress = { bytes_done: done, bytes_total: total };
+        job.updateProgress(progress).catch(() => {});
+      }
+    },
+  });
+  return { counter, digest: () => hash.digest("hex"), bytesDone: () => done };
+}
+
+async function encryptAndStore(
+  job: Job<UploadJobData>,
+  record: FileRecord,
+  deps: UploadProcessorDeps,
+): Promise<UploadResult> {
+  const { fileId, ownerId } = job.data;
+  let dek: Uint8Array;
+  try {
+    dek = await unwrapDataKey(deps.keyRing, record);
+  } catch {
+    throw new UnrecoverableError("The file's data key cannot be unwrapped");
+  }
+  let plaintext: ReadableStream<Uint8Array>;
+  try {
+    plaintext = await deps.staging.open(fileId);
+  } catch {
+    throw new UnrecoverableError("The staged upload is missing");
+  }
+  const { counter, digest, bytesDone } = progressReporter(
+    job,
+    record.size,
+    deps.progressIntervalMs ?? 250,
+  );
+  const expected = ciphertextSize(record.size);
+  const stored = await deps.store.put(
+    ciphertextKey(ownerId, fileId),
+    plaintext.pipeThrough(counter).pipeThrough(encryptStream(dek, fileContext(ownerId, fileId))),
+    { contentLength: expected },
+  );
+  if (bytesDone() !== record.size || stored !== expected) {
+    throw new UnrecoverableError("The staged upload changed size while it was stored");
+  }
+  const finished = {
+    ...record,
+    status: "stored" as const,
+    stored_at: new Date().toISOString(),
+    ciphertext_size: stored,
+    sha256: digest(),
+  };
+  await writeKeySidecar(deps.store, deps.keyRing, finished);
+  await job.updateProgress({ bytes_done: record.size, bytes_total: record.size });
+  if (!await deps.files.update(fileId, finished)) {
+    // Deleted while we worked: do not leave an orphan behind.
+    await deps.store.delete(sidecarKey(ownerId, fileId));
+    await deps.store.delete(ciphertextKey(ownerId, fileId));
+    return { ciphertext_size: stored };
+  }
+  await deps.files.clear(fileId, "error");
+  await deps.staging.remove(fileId);
+  return { ciphertext_size: stored };
+}
+
+function isFinalAttempt(job: Job, error: unknown): boolean {
+  return error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+}
+
+function reasonOf(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.slice(0, 200) || "Unknown error";
+}
+
+/**
+ * Processes one upload job.
+ *
+ * @param job The BullMQ job (data: file and owner ids).
+ * @param deps Stores, staging, key ring and logger.
+ * @returns The stored ciphertext size.
+ * @throws The underlying error so BullMQ retries; after the last attempt (or an
+ *   unrecoverable error) the record is `failed`, staging is removed and the
+ *   owner's quota released before the error is rethrown.
+ */
+export async function processUpload(
+  job: Job<UploadJobData>,
+  deps: UploadProcessorDeps,
+): Promise<UploadResult> {
+  const { fileId, ownerId } = job.data;
+  const record = await deps.files.get(fileId);
+  if (!record || record.owner !== ownerId) {
+    await deps.staging.remove(fileId);
+    throw new UnrecoverableError("The file was deleted before it was stored");
+  }
+  if (record.status === "stored") return { ciphertext_size: record.ciphertext_size ?? 0 };
+  const started = performance.now();
+  deps.log.info("job.started", {
+    file_id: fileId,
+    attempt: job.attemptsMade + 1,
+    bytes: record.size,
+  });
+  try {
+    await deps.files.update(fileId, { status: "encrypting" });
+    const result = await encryptAndStore(job, record, deps);
+    const ms = performance.now() - started;
+    deps.log.info("job.stored", { file_id: fileId, bytes: record.size, ms: Math.round(ms) });
+    deps.metrics?.uploadsStored.inc();
+    deps.metrics?.bytesEncrypted.inc(record.size);
+    deps.metrics?.jobDuration.observe(ms / 1000);
+    return result;
+  } catch (error) {
+    const reason = reasonOf(error);
+    if (isFinalAttempt(job, error)) {
+      deps.log.error("job.failed", { file_id: fileId, attempt: job.attemptsMade + 1, reason });
+      deps.metrics?.uploadsFailed.inc();
+      if (await deps.files.update(fileId, { status: "failed", error: reason })) {
+        await deps.releaseBytes(ownerId, record.size);
+      }
+      await deps.staging.remove(fileId);
+    } else {
+      deps.log.warn("job.retry", { file_id: fileId, attempt: job.attemptsMade + 1, reason });
+      await deps.files.update(fileId, { status: "queued", error: reason });
+    }
+    throw error;
+  }
+}

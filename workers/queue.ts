@@ -1,0 +1,57 @@
+/**
+ * The upload queue: its name, job data and retry policy. The API adds one job
+ * per staged file with the file id as job id (so a duplicate add is a no-op);
+ * job data carries ids only — never keys, names or file bytes, because
+ * BullMQ keeps it in Redis in clear text.
+ */
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import { queuePrefix } from "../storage/redis.ts";
+
+/** The queue every API process adds to and every worker consumes. */
+export const UPLOAD_QUEUE = "uploads";
+
+/** What a job carries: ids only. */
+export interface UploadJobData {
+  fileId: string;
+  ownerId: string;
+}
+
+/** Progress a worker reports with `job.updateProgress`. */
+export interface UploadProgress {
+  bytes_done: number;
+  bytes_total: number;
+}
+
+/** Five attempts with exponential backoff (1 s, 2 s, 4 s, 8 s). */
+export const UPLOAD_JOB_OPTIONS = {
+  attempts: 5,
+  backoff: { type: "exponential", delay: 1000 },
+  removeOnComplete: { age: 3600, count: 10000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+} as const;
+
+/**
+ * Creates the producer side of the upload queue.
+ *
+ * @param connection A BullMQ connection (`connectQueueRedis`).
+ * @param prefix The deployment's Redis prefix.
+ */
+export function createUploadQueue(
+  connection: Redis,
+  prefix: string,
+): Queue<UploadJobData> {
+  return new Queue<UploadJobData>(UPLOAD_QUEUE, {
+    connection,
+    prefix: queuePrefix(prefix),
+    defaultJobOptions: UPLOAD_JOB_OPTIONS,
+  });
+}
+
+/** Adds the job for a staged file; adding the same file twice is a no-op. */
+export async function enqueueUpload(
+  queue: Queue<UploadJobData>,
+  data: UploadJobData,
+): Promise<void> {
+  await queue.add("encrypt-and-store", data, { jobId: data.fileId });
+}

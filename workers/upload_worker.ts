@@ -1,0 +1,58 @@
+/**
+ * Wires {@linkcode processUpload} to a BullMQ `Worker` on the upload queue:
+ * concurrency from config, errors logged (never thrown into the void), and a
+ * close that finishes running jobs or hands them back (`worker.close()`).
+ */
+import { Worker } from "bullmq";
+import type { Logger } from "../log.ts";
+import { connectQueueRedis, queuePrefix } from "../storage/redis.ts";
+import { processUpload, type UploadProcessorDeps, type UploadResult } from "./encrypt_upload.ts";
+import { UPLOAD_QUEUE, type UploadJobData } from "./queue.ts";
+
+/** Options for {@linkcode startUploadWorker}. */
+export interface UploadWorkerOptions {
+  redisUrl: string;
+  redisPrefix: string;
+  concurrency: number;
+  log: Logger;
+  /** How long a job may go without a lock renewal before it counts as stalled. */
+  lockDurationMs?: number;
+}
+
+/** A running worker; dispose to close it and its connection. */
+export interface UploadWorker extends AsyncDisposable {
+  worker: Worker<UploadJobData, UploadResult>;
+}
+
+/**
+ * Starts consuming the upload queue.
+ *
+ * @param deps What the processor needs.
+ * @param options Connection, concurrency and logger.
+ */
+export function startUploadWorker(
+  deps: UploadProcessorDeps,
+  options: UploadWorkerOptions,
+): UploadWorker {
+  const connection = connectQueueRedis(options.redisUrl);
+  const worker = new Worker<UploadJobData, UploadResult>(
+    UPLOAD_QUEUE,
+    (job) => processUpload(job, deps),
+    {
+      connection,
+      prefix: queuePrefix(options.redisPrefix),
+      concurrency: options.concurrency,
+      lockDuration: options.lockDurationMs ?? 30_000,
+      stalledInterval: Math.min(30_000, options.lockDurationMs ?? 30_000),
+      maxStalledCount: 5,
+    },
+  );
+  worker.on("error", (error) => options.log.error("worker.error", { error: error.name }));
+  return {
+    worker,
+    [Symbol.asyncDispose]: async () => {
+      await worker.close();
+      await connection.quit().catch(() => connection.disconnect());
+    },
+  };
+}
