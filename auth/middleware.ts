@@ -15,7 +15,6 @@ import type { Context, MiddlewareHandler } from "hono";
 import { CofferError } from "../errors.ts";
 import type { AppEnv } from "../routes/env.ts";
 import type { Services } from "../services.ts";
-import { userStoreFor } from "../storage/user_store.ts";
 import { Revocations } from "./revocations.ts";
 import { verifyToken } from "./tokens.ts";
 
@@ -68,7 +67,7 @@ function findToken(c: Context, queryToken: boolean): string | undefined {
  * token of an existing user, and puts that user on the context as `user`
  * (`{id, username, jti, exp}`).
  *
- * @param services The running services (JWT secret, Redis, users).
+ * @param services The running services (JWT secret, Redis, user store).
  * @param options See {@linkcode RequireAuthOptions}.
  * @returns A Hono middleware.
  * @throws {CofferError} from the middleware: `UNAUTHORIZED` (401, with
@@ -84,7 +83,7 @@ export function requireAuth(
   options: RequireAuthOptions = {},
 ): MiddlewareHandler<AppEnv> {
   const queryToken = options.queryToken ?? true;
-  const users = userStoreFor(services);
+  const users = services.users;
   const revocations = new Revocations(services.redis);
   const secret = services.secrets.jwtSecret;
   return async function requireAuth(c, next) {

@@ -29,7 +29,6 @@ import { issueToken } from "../auth/tokens.ts";
 import { normalizeUsername, USERNAME_INPUT_PATTERN } from "../auth/usernames.ts";
 import { CofferError } from "../errors.ts";
 import type { Services } from "../services.ts";
-import { userStoreFor } from "../storage/user_store.ts";
 import type { AppEnv } from "./env.ts";
 import { bearerSecurity, createRouter, problem } from "./openapi.ts";
 
@@ -198,7 +197,7 @@ function basicCredentials(c: Context): Partial<Credentials> | undefined {
  */
 export function authRoutes(services: Services, options: AuthRoutesOptions = {}) {
   const { config, log, secrets } = services;
-  const users = userStoreFor(services);
+  const users = services.users;
   const revocations = new Revocations(services.redis);
   const limits = { ...DEFAULT_RATE_LIMITS, ...options.rateLimits };
   const loginsPerUser = new RateLimiter(

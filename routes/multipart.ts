@@ -41,6 +41,7 @@ export async function forEachFilePart(
   try {
     parser = busboy({
       headers: { "content-type": request.headers.get("content-type") ?? "" },
+      preservePath: true,
       limits: { files: limits.maxFiles, fields: 20, parts: limits.maxFiles + 20, fieldSize: 4096 },
     });
   } catch {

@@ -22,9 +22,8 @@
  */
 import type { Redis } from "ioredis";
 import { z } from "zod";
-import { KeyRing, openBytes, sealBytes } from "../crypto/mod.ts";
+import { type KeyRing, openBytes, sealBytes } from "../crypto/mod.ts";
 import { CofferError } from "../errors.ts";
-import type { Services } from "../services.ts";
 import { newId } from "./ids.ts";
 import { userBackupKey } from "./object_keys.ts";
 import type { ObjectStore } from "./object_store.ts";
@@ -166,27 +165,22 @@ function checkBytes(value: number, what: string, allowNegative = false): void {
  *
  * @example
  * ```ts
- * const users = new UserStore(services.redis, services.store, keyRing);
+ * const users = new UserStore(redis, store, keyRing); // services.users in the service
  * const user = await users.create({ username: "alice", password_hash, quota_bytes: 1e9 });
  * if (!await users.reserveBytes(user.id, 4096)) throw new CofferError("QUOTA_EXCEEDED");
  * ```
  */
 export class UserStore {
-  #ring: Promise<KeyRing>;
-
   /**
    * @param redis The metadata connection (keys under the deployment prefix).
    * @param store Where sealed backups go (`users/<id>`).
-   * @param ring The master keys (or a promise of them while they are imported).
+   * @param ring The master keys; backups are sealed under the active one.
    */
   constructor(
     private readonly redis: Redis,
     private readonly store: ObjectStore,
-    ring: KeyRing | Promise<KeyRing>,
-  ) {
-    this.#ring = Promise.resolve(ring);
-    this.#ring.catch(() => {}); // reported when first used
-  }
+    private readonly ring: KeyRing,
+  ) {}
 
   /**
    * Creates a user with a new id, claiming the username atomically, then
@@ -338,13 +332,12 @@ export class UserStore {
   async writeBackup(record: UserRecord): Promise<void> {
     const { used_bytes: _used, ...rest } = record;
     const backup: UserBackup = { v: 1, ...rest };
-    const ring = await this.#ring;
     const sealed = await sealBytes(
-      ring,
+      this.ring,
       new TextEncoder().encode(JSON.stringify(backup)),
       sealLabel(record.id),
     );
-    await this.store.put(userBackupKey(record.id), new Blob([sealed]).stream(), {
+    await this.store.put(userBackupKey(record.id), ReadableStream.from([sealed]), {
       contentLength: sealed.length,
     });
   }
@@ -367,7 +360,7 @@ export class UserStore {
     const key = userBackupKey(id);
     if (!await this.store.head(key)) return undefined;
     const sealed = new Uint8Array(await new Response(await this.store.get(key)).arrayBuffer());
-    const plaintext = await openBytes(await this.#ring, sealed, sealLabel(id));
+    const plaintext = await openBytes(this.ring, sealed, sealLabel(id));
     let json: unknown;
     try {
       json = JSON.parse(new TextDecoder().decode(plaintext));
@@ -391,27 +384,4 @@ export class UserStore {
       record.id,
     );
   }
-}
-
-const storesByServices = new WeakMap<Services, UserStore>();
-
-/**
- * The user store of a running service: `services.users` when the service
- * provides one, otherwise one built (once per services) from its Redis, object
- * store and master keys.
- */
-export function userStoreFor(services: Services): UserStore {
-  const provided = (services as Services & { users?: UserStore }).users;
-  if (provided) return provided;
-  let users = storesByServices.get(services);
-  if (!users) {
-    const { keyRing } = services as Services & { keyRing?: KeyRing };
-    users = new UserStore(
-      services.redis,
-      services.store,
-      keyRing ?? KeyRing.create(services.secrets.masterKeys),
-    );
-    storesByServices.set(services, users);
-  }
-  return users;
 }

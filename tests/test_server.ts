@@ -8,6 +8,7 @@
 import type { Config } from "../config.ts";
 import { createApp } from "../app.ts";
 import { createLogger, type Logger } from "../log.ts";
+import { startWorkerRole } from "../roles.ts";
 import { openServices, type Services } from "../services.ts";
 import { flushPrefix, startS3, tempDir, testConfig } from "./helpers.ts";
 
@@ -24,6 +25,8 @@ export interface TestServer extends AsyncDisposable {
 export interface TestServerOptions {
   /** Use an in-process S3 server instead of the local store. */
   s3?: boolean;
+  /** Also run the upload worker (and janitor) in this process. */
+  worker?: boolean;
   config?: Partial<Config>;
 }
 
@@ -37,6 +40,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const logs: string[] = [];
   const log: Logger = createLogger((line) => logs.push(line));
   const services = stack.use(await openServices(config, log));
+  if (options.worker) stack.use(await startWorkerRole(services));
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     createApp(services).fetch,
@@ -50,4 +54,51 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     logs,
     [Symbol.asyncDispose]: () => owned.disposeAsync(),
   };
+}
+
+/** A signed-in test user. */
+export interface TestUser {
+  id: string;
+  username: string;
+  token: string;
+  /** `Authorization` header for fetch. */
+  headers: Record<string, string>;
+}
+
+/** Registers a user with a random name and signs in. */
+export async function signUp(server: TestServer, username?: string): Promise<TestUser> {
+  const name = username ?? `user-${crypto.randomUUID().slice(0, 8)}`;
+  const password = "correct horse battery staple";
+  const registered = await fetch(`${server.url}/api/auth/register`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username: name, password }),
+  });
+  if (registered.status !== 201) throw new Error(`register: ${registered.status} ${await registered.text()}`);
+  const { id } = await registered.json();
+  const issued = await fetch(`${server.url}/api/auth/token`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username: name, password }),
+  });
+  if (issued.status !== 200) throw new Error(`token: ${issued.status} ${await issued.text()}`);
+  const { access_token: token } = await issued.json();
+  return { id, username: name, token, headers: { Authorization: `Bearer ${token}` } };
+}
+
+/** Polls a file's status until it is `stored` or `failed` (or the timeout passes). */
+export async function waitForFile(
+  server: TestServer,
+  user: TestUser,
+  fileId: string,
+  timeoutMs = 30_000,
+): Promise<{ status: string; error?: string }> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const response = await fetch(`${server.url}/api/files/${fileId}/status`, { headers: user.headers });
+    const body = await response.json();
+    if (body.status === "stored" || body.status === "failed") return body;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`File ${fileId} did not finish within ${timeoutMs} ms`);
 }
