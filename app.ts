@@ -12,6 +12,7 @@ import type { AppEnv } from "./routes/env.ts";
 import { fileStatusRoutes } from "./routes/file_status.ts";
 import { fileRoutes } from "./routes/files.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { pageRoutes } from "./routes/page.ts";
 import { requestLogging, securityHeaders } from "./routes/middleware.ts";
 import { createErrorHandler, handleNotFound } from "./routes/problem.ts";
 import { uploadRoutes } from "./routes/uploads.ts";
@@ -51,6 +52,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
       { name: `object store (${store.kind})`, check: () => store.ping() },
     ]),
   );
+  app.route("/", pageRoutes());
   app.route("/", authRoutes(services));
   const auth = requireAuth(services);
   for (const path of PROTECTED_PATHS) app.use(path, auth);

@@ -17,11 +17,26 @@ import { loadSecrets, type Secrets } from "./storage/generated_secrets.ts";
 import type { ObjectStore } from "./storage/object_store.ts";
 import { openObjectStore } from "./storage/open_object_store.ts";
 import { connectMetadataRedis, connectQueueRedis } from "./storage/redis.ts";
-import { resolveRedis } from "./storage/redis_server.ts";
+import { RedisUnavailableError, resolveRedis } from "./storage/redis_server.ts";
 import { StagingArea } from "./storage/staging.ts";
 import { UserStore } from "./storage/user_store.ts";
 import { ProgressHub } from "./workers/progress_hub.ts";
 import { createUploadQueue, type UploadJobData } from "./workers/queue.ts";
+
+/** How long start-up waits for a configured Redis to answer. */
+const REDIS_CONNECT_TIMEOUT_MS = 5000;
+
+async function answersWithin(redis: Redis, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisUnavailableError(redis.options.host)), ms);
+  });
+  try {
+    await Promise.race([redis.ping(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Everything routes and workers use. */
 export interface Services extends AsyncDisposable {
@@ -56,6 +71,7 @@ export async function openServices(config: Config, log: Logger): Promise<Service
   stack.defer(async () => {
     await redis.quit().catch(() => redis.disconnect());
   });
+  await answersWithin(redis, REDIS_CONNECT_TIMEOUT_MS);
   const store = await openObjectStore(config, log);
   stack.defer(() => store.close());
   const queueConnection = connectQueueRedis(resolved.url);

@@ -3,11 +3,12 @@
 /**
  * An ordered window of WebCrypto chunk operations in flight.
  *
- * WebCrypto does one AES-GCM call per chunk and runs calls on worker threads,
- * so keeping several in flight multiplies throughput. The window emits
- * results strictly in submission order, and only after every earlier
- * operation succeeded: a failed chunk stops the window before anything after
- * it is emitted.
+ * WebCrypto does one AES-GCM call per chunk and completes each call
+ * asynchronously, so keeping several in flight multiplies throughput. The
+ * window emits results strictly in submission order, as soon as an operation
+ * and every earlier one have succeeded. When an operation fails nothing
+ * after it is ever emitted: the window waits for the operations still in
+ * flight to settle (so none outlives the stream), then reports the failure.
  *
  * @module
  */
@@ -17,67 +18,122 @@ import { ignore } from "./_bytes.ts";
 /** Receives the result of chunk `index`, in order. */
 export type Emit = (bytes: Uint8Array<ArrayBuffer>, index: number) => void;
 
+/** How the window reports results and failures. */
+export interface WindowCallbacks {
+  /** Called with each result, in order. */
+  emit: Emit;
+  /** Maps a rejected operation (chunk index, cause) to the error to report. */
+  failure: (index: number, cause: unknown) => Error;
+  /** Called once with that error, after every operation in flight settled. */
+  failed: (error: Error) => void;
+}
+
 interface Operation {
   index: number;
-  result: Promise<ArrayBuffer>;
+  done: boolean;
+  value?: ArrayBuffer;
+  cause?: unknown;
+  rejected: boolean;
+  settled: Promise<void>;
 }
 
 /** Ordered, bounded set of pending chunk operations. */
 export class ChunkWindow {
-  #operations: Operation[] = [];
+  #queue: Operation[] = [];
   #limit: number;
-  #failure: (index: number, error: unknown) => Error;
+  #callbacks: WindowCallbacks;
+  #failure?: Promise<never>;
+  #stopped = false;
+  #progress?: PromiseWithResolvers<void>;
 
   /**
    * @param limit Most operations in flight at once.
-   * @param failure Maps a rejected operation (chunk index, cause) to the error to throw.
+   * @param callbacks Where results and the failure go.
    */
-  constructor(limit: number, failure: (index: number, error: unknown) => Error) {
+  constructor(limit: number, callbacks: WindowCallbacks) {
     this.#limit = limit;
-    this.#failure = failure;
-  }
-
-  /** Operations submitted and not yet emitted. */
-  get size(): number {
-    return this.#operations.length;
+    this.#callbacks = callbacks;
   }
 
   /**
-   * Adds the operation of chunk `index`. When the window is full, waits for
-   * the oldest operation and emits its result, so callers that await this
-   * never have more than `limit` operations outstanding.
+   * Adds the operation of chunk `index`. Resolves at once while the window
+   * has room, else once the oldest operation was emitted; rejects with the
+   * failure once an operation failed.
    */
-  async push(
-    index: number,
-    result: Promise<ArrayBuffer>,
-    emit: Emit,
-  ): Promise<void> {
-    result.catch(ignore); // rejections are handled in order by #shift
-    this.#operations.push({ index, result });
-    if (this.#operations.length >= this.#limit) await this.#shift(emit);
+  push(index: number, result: Promise<ArrayBuffer>): Promise<void> {
+    if (this.#failure) return this.#failure;
+    const operation = { index, done: false, rejected: false } as Operation;
+    operation.settled = result.then(
+      (value) => {
+        operation.value = value;
+      },
+      (cause) => {
+        operation.rejected = true;
+        operation.cause = cause;
+      },
+    ).then(() => {
+      operation.done = true;
+      this.#advance();
+    });
+    this.#queue.push(operation);
+    return this.#until(() => this.#queue.length < this.#limit);
   }
 
-  /** Waits for and emits every remaining operation, in order. */
-  async drain(emit: Emit): Promise<void> {
-    while (this.#operations.length > 0) await this.#shift(emit);
+  /** Resolves once every operation was emitted; rejects with the failure. */
+  drain(): Promise<void> {
+    return this.#until(() => this.#queue.length === 0);
   }
 
-  /** Forgets every pending operation after waiting for it to settle (on error or cancel). */
+  /**
+   * Stops emitting and waits for every operation in flight to settle
+   * (on cancel, or before reporting an error found outside the window).
+   */
   async settle(): Promise<void> {
-    const pending = this.#operations;
-    this.#operations = [];
-    await Promise.allSettled(pending.map((operation) => operation.result));
+    this.#stopped = true;
+    await Promise.allSettled(this.#queue.map((operation) => operation.settled));
   }
 
-  async #shift(emit: Emit): Promise<void> {
-    const operation = this.#operations.shift()!;
-    let bytes: Uint8Array<ArrayBuffer>;
-    try {
-      bytes = new Uint8Array(await operation.result);
-    } catch (error) {
-      await this.settle();
-      throw this.#failure(operation.index, error);
+  async #until(condition: () => boolean): Promise<void> {
+    while (!this.#failure && !condition()) {
+      this.#progress ??= Promise.withResolvers<void>();
+      await this.#progress.promise;
     }
-    emit(bytes, operation.index);
+    if (this.#failure) return this.#failure;
+  }
+
+  #advance(): void {
+    if (this.#failure || this.#stopped) return;
+    while (this.#queue.length > 0 && this.#queue[0].done) {
+      const operation = this.#queue[0];
+      if (operation.rejected) {
+        this.#fail(this.#callbacks.failure(operation.index, operation.cause));
+        break;
+      }
+      this.#queue.shift();
+      try {
+        this.#callbacks.emit(new Uint8Array(operation.value!), operation.index);
+      } catch (error) {
+        // The consumer went away (e.g. the stream was cancelled).
+        this.#fail(error instanceof Error ? error : new Error(String(error)));
+        break;
+      }
+    }
+    const progress = this.#progress;
+    this.#progress = undefined;
+    progress?.resolve();
+  }
+
+  #fail(error: Error): void {
+    const pending = this.#queue.map((operation) => operation.settled);
+    this.#queue = [];
+    this.#failure = Promise.allSettled(pending).then(() => {
+      try {
+        this.#callbacks.failed(error);
+      } catch {
+        // Already errored or closed: nothing left to tell.
+      }
+      throw error;
+    });
+    this.#failure.catch(ignore);
   }
 }

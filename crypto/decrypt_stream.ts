@@ -75,18 +75,13 @@ export function decryptStream(
   const contextCopy = context.slice();
   const concurrency = checkConcurrency(options.concurrency);
 
-  const window = new ChunkWindow(
-    concurrency,
-    (index, cause) =>
-      new DecryptionError(`Cannot decrypt chunk ${index}: authentication failed`, { cause }),
-  );
+  let inFlight: ChunkWindow;
   const header = new Uint8Array(HEADER_SIZE);
   let headerFilled = 0;
   const pending = new Uint8Array(ENCRYPTED_CHUNK_SIZE); // held back until more input follows
   let filled = 0;
   let counter = 0;
   let keys: MessageKeys | undefined;
-  let emit: (bytes: Uint8Array<ArrayBuffer>) => void;
 
   async function openHeader(): Promise<MessageKeys> {
     const derived = await deriveMessageKeys(
@@ -114,12 +109,17 @@ export function decryptStream(
       messageKeys.aeadKey,
       ciphertext as Uint8Array<ArrayBuffer>,
     );
-    return window.push(index, result, emit);
+    return inFlight.push(index, result);
   }
 
   return new TransformStream<Uint8Array, Uint8Array>({
     start(controller) {
-      emit = (bytes) => controller.enqueue(bytes);
+      inFlight = new ChunkWindow(concurrency, {
+        emit: (bytes) => controller.enqueue(bytes),
+        failure: (index, cause) =>
+          new DecryptionError(`Cannot decrypt chunk ${index}: authentication failed`, { cause }),
+        failed: (error) => controller.error(error),
+      });
     },
     async transform(chunk) {
       assertBytes(chunk, "ciphertext chunk");
@@ -153,16 +153,18 @@ export function decryptStream(
         throw new DecryptionError("Cannot decrypt: ciphertext shorter than the 56-byte header");
       }
       if (filled < TAG_SIZE || filled === ENCRYPTED_CHUNK_SIZE) {
-        await window.settle();
+        await inFlight.settle();
         throw new DecryptionError(
-          `Cannot decrypt chunk ${counter}: ciphertext truncated (final chunk of ${filled} bytes)`,
+          filled === ENCRYPTED_CHUNK_SIZE
+            ? `Cannot decrypt: ciphertext truncated (no short final chunk after chunk ${counter})`
+            : `Cannot decrypt chunk ${counter}: ciphertext truncated (${filled} bytes, less than a tag)`,
         );
       }
       await submit(keys, pending.subarray(0, filled)); // the final, short chunk
-      await window.drain(emit);
+      await inFlight.drain();
     },
     async cancel() {
-      await window.settle();
+      await inFlight.settle();
     },
   });
 }

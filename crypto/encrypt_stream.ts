@@ -72,18 +72,15 @@ export function encryptStream(
     throw new TypeError(`Cannot use salt: expected ${SALT_SIZE} bytes, got ${salt.length}`);
   }
   const concurrency = checkConcurrency(options.concurrency);
-  const derived = inputKey.then((prk) => deriveMessageKeys(prk, salt, context.slice()));
+  const contextCopy = context.slice();
+  const derived = inputKey.then((prk) => deriveMessageKeys(prk, salt, contextCopy));
   derived.catch(ignore); // surfaced by start()
 
-  const window = new ChunkWindow(
-    concurrency,
-    (index, cause) => new Error(`Cannot encrypt chunk ${index}: ${cause}`, { cause }),
-  );
+  let inFlight: ChunkWindow;
   const buffer = new Uint8Array(CHUNK_SIZE);
   let filled = 0;
   let counter = 0;
   let keys: MessageKeys;
-  let emit: (bytes: Uint8Array<ArrayBuffer>) => void;
 
   // WebCrypto copies `plaintext` before returning, so callers may reuse it.
   function submit(plaintext: Uint8Array): Promise<void> {
@@ -97,12 +94,16 @@ export function encryptStream(
       keys.aeadKey,
       plaintext as Uint8Array<ArrayBuffer>,
     );
-    return window.push(index, result, emit);
+    return inFlight.push(index, result);
   }
 
   return new TransformStream<Uint8Array, Uint8Array>({
     async start(controller) {
-      emit = (bytes) => controller.enqueue(bytes);
+      inFlight = new ChunkWindow(concurrency, {
+        emit: (bytes) => controller.enqueue(bytes),
+        failure: (index, cause) => new Error(`Cannot encrypt chunk ${index}: ${cause}`, { cause }),
+        failed: (error) => controller.error(error),
+      });
       keys = await derived;
       controller.enqueue(concat(salt, keys.commitment));
     },
@@ -127,10 +128,10 @@ export function encryptStream(
     },
     async flush() {
       await submit(buffer.subarray(0, filled)); // the final, short chunk
-      await window.drain(emit);
+      await inFlight.drain();
     },
     async cancel() {
-      await window.settle();
+      await inFlight.settle();
     },
   });
 }

@@ -234,57 +234,60 @@ class Decryptor implements RangeDecryptor {
     const span = this.#span(start, endInclusive);
     let next = span?.[0] ?? 1;
     const last = span?.[1] ?? 0;
-    const window = new ChunkWindow(
-      this.#concurrency,
-      (index, cause) =>
-        new DecryptionError(`Cannot decrypt chunk ${index}: authentication failed`, { cause }),
-    );
-    let ahead: Promise<Batch> | undefined;
+    let inFlight: ChunkWindow;
+    let ahead: Promise<Batch> | undefined; // the next batch, read while this one decrypts
     const settle = async () => {
-      await Promise.allSettled([ahead]);
-      await window.settle();
+      await Promise.allSettled([ahead, inFlight.settle()]);
     };
 
     return new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        inFlight = new ChunkWindow(this.#concurrency, {
+          emit: (plaintext, index) => {
+            if (index === this.#finalIndex) this.#finalPlaintext ??= plaintext.slice();
+            const base = index * CHUNK_SIZE;
+            const from = Math.max(start - base, 0);
+            const to = Math.min(endInclusive - base + 1, plaintext.length);
+            if (to > from) controller.enqueue(plaintext.subarray(from, to));
+          },
+          failure: (index, cause) =>
+            new DecryptionError(`Cannot decrypt chunk ${index}: authentication failed`, { cause }),
+          failed: (error) => controller.error(error),
+        });
+      },
       pull: async (controller) => {
         if (next > last) return controller.close();
-        const emit = (plaintext: Uint8Array<ArrayBuffer>, index: number) => {
-          if (index === this.#finalIndex) this.#finalPlaintext ??= plaintext.slice();
-          const base = index * CHUNK_SIZE;
-          const from = Math.max(start - base, 0);
-          const to = Math.min(endInclusive - base + 1, plaintext.length);
-          if (to > from) controller.enqueue(plaintext.subarray(from, to));
-        };
         try {
           const batch = await (ahead ?? this.#readBatch(next, last));
           next = batch.last + 1;
           ahead = next <= last ? this.#readBatch(next, last) : undefined;
           ahead?.catch(ignore);
           for (let index = batch.first; index <= batch.last; index++) {
-            if (index === this.#finalIndex && this.#finalPlaintext !== undefined) {
-              await window.push(index, Promise.resolve(this.#finalPlaintext.slice().buffer), emit);
-              continue;
-            }
-            const offset = (index - batch.first) * ENCRYPTED_CHUNK_SIZE;
-            const end = Math.min(offset + ENCRYPTED_CHUNK_SIZE, batch.bytes.length);
-            const iv = chunkNonce(this.#keys.baseNonce, index);
-            const ciphertext = batch.bytes.subarray(offset, end) as Uint8Array<ArrayBuffer>;
-            const result = crypto.subtle.decrypt(
-              { name: "AES-GCM", iv },
-              this.#keys.aeadKey,
-              ciphertext,
-            );
-            await window.push(index, result, emit);
+            await inFlight.push(index, this.#decryptInBatch(batch, index));
           }
-          await window.drain(emit);
-          if (next > last) controller.close();
+          await inFlight.drain();
         } catch (error) {
           await settle();
           throw error;
         }
+        if (next > last) controller.close();
       },
       cancel: settle,
     }, { highWaterMark: 0 });
+  }
+
+  /** Decrypts chunk `index` of `batch`, or returns the cached final chunk. */
+  #decryptInBatch(batch: Batch, index: number): Promise<ArrayBuffer> {
+    if (index === this.#finalIndex && this.#finalPlaintext !== undefined) {
+      return Promise.resolve(this.#finalPlaintext.slice().buffer);
+    }
+    const offset = (index - batch.first) * ENCRYPTED_CHUNK_SIZE;
+    const end = Math.min(offset + ENCRYPTED_CHUNK_SIZE, batch.bytes.length);
+    return crypto.subtle.decrypt(
+      { name: "AES-GCM", iv: chunkNonce(this.#keys.baseNonce, index) },
+      this.#keys.aeadKey,
+      batch.bytes.subarray(offset, end) as Uint8Array<ArrayBuffer>,
+    );
   }
 
   /** Chunk indices covering [start, endInclusive], or undefined for an empty range. */

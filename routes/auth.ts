@@ -81,6 +81,7 @@ const TokenSchema = z.object({
   token_type: z.literal("Bearer"),
   expires_in: z.number().int().openapi({ description: "Seconds until the token expires" }),
 }).openapi("Token");
+type TokenBody = z.infer<typeof TokenSchema>;
 
 const limitBody = bodyLimit({
   maxSize: MAX_AUTH_BODY_BYTES,
@@ -218,7 +219,7 @@ export function authRoutes(services: Services, options: AuthRoutesOptions = {}) 
   const addressOf = options.clientAddress ?? clientAddress;
   const authenticated = requireAuth(services);
 
-  async function login(c: Context<AppEnv>, credentials: Credentials): Promise<Response> {
+  async function login(c: Context<AppEnv>, credentials: Credentials): Promise<TokenBody> {
     const address = addressOf(c);
     const subject = credentials.username.toLowerCase();
     await loginsPerAddress.consume(address);
@@ -236,14 +237,7 @@ export function authRoutes(services: Services, options: AuthRoutesOptions = {}) 
     const issued = await issueToken(secrets.jwtSecret, user.id, config.tokenTtlSeconds);
     log.info("auth.token_issued", { user_id: user.id, jti: issued.jti });
     c.header("Cache-Control", "no-store");
-    return c.json(
-      {
-        access_token: issued.token,
-        token_type: "Bearer" as const,
-        expires_in: config.tokenTtlSeconds,
-      },
-      200,
-    );
+    return { access_token: issued.token, token_type: "Bearer", expires_in: config.tokenTtlSeconds };
   }
 
   const router = createRouter();
@@ -269,9 +263,9 @@ export function authRoutes(services: Services, options: AuthRoutesOptions = {}) 
     return c.json({ id: user.id, username: user.username }, 201);
   });
 
-  router.openapi(tokenRoute, (c) => login(c, c.req.valid("json")));
+  router.openapi(tokenRoute, async (c) => c.json(await login(c, c.req.valid("json")), 200));
 
-  router.openapi(compatTokenRoute, (c) => {
+  router.openapi(compatTokenRoute, async (c) => {
     const json = c.req.valid("json") as Partial<Credentials>;
     const form = c.req.valid("form") as Partial<Credentials>;
     const given = json.username !== undefined
@@ -283,7 +277,7 @@ export function authRoutes(services: Services, options: AuthRoutesOptions = {}) 
     if (!parsed.success) {
       throw new CofferError("VALIDATION_FAILED", "Expected username and password");
     }
-    return login(c, parsed.data);
+    return c.json(await login(c, parsed.data), 200);
   });
 
   router.openapi({ ...logoutRoute, middleware: [authenticated] as const }, async (c) => {

@@ -18,7 +18,16 @@ function baseOptions(): RedisOptions {
  * @returns A connected ioredis client; the caller must `quit()` it.
  */
 export function connectMetadataRedis(url: string, prefix: string): Redis {
-  return new Redis(url, { ...baseOptions(), keyPrefix: `${prefix}:` });
+  return quietly(new Redis(url, { ...baseOptions(), keyPrefix: `${prefix}:` }));
+}
+
+/**
+ * Connection errors surface through the commands that fail (and /readyz);
+ * without a listener ioredis prints every reconnect attempt to stderr.
+ */
+function quietly(redis: Redis): Redis {
+  redis.on("error", () => {});
+  return redis;
 }
 
 /**
@@ -26,7 +35,7 @@ export function connectMetadataRedis(url: string, prefix: string): Redis {
  * as BullMQ workers require).
  */
 export function connectQueueRedis(url: string): Redis {
-  return new Redis(url, { ...baseOptions(), maxRetriesPerRequest: null });
+  return quietly(new Redis(url, { ...baseOptions(), maxRetriesPerRequest: null }));
 }
 
 /** The BullMQ prefix for a deployment prefix. */

@@ -11,10 +11,13 @@ const DEFAULT_REDIS = { hostname: "127.0.0.1", port: 6379 };
 
 /** No Redis could be found or started. */
 export class RedisUnavailableError extends Error {
-  constructor() {
+  /** @param host The configured Redis host that did not answer, if one was configured. */
+  constructor(host?: string) {
     super(
-      "Cannot start: Redis is not reachable at 127.0.0.1:6379 and redis-server is not on PATH; " +
-        "install Redis (e.g. apt-get install redis-server) or set REDIS_URL",
+      host
+        ? `Cannot start: Redis at ${host} (REDIS_URL) does not answer; start it or fix REDIS_URL`
+        : "Cannot start: Redis is not reachable at 127.0.0.1:6379 and redis-server is not on PATH; " +
+          "install Redis (e.g. apt-get install redis-server) or set REDIS_URL",
     );
     this.name = "RedisUnavailableError";
   }
@@ -64,13 +67,23 @@ function freeLoopbackPort(): number {
   return port;
 }
 
-async function spawnRedisServer(dataDir: string, log: Logger): Promise<ResolvedRedis> {
+/**
+ * Starts `redis-server` on a free loopback port with AOF under `<dataDir>/redis`.
+ *
+ * @param binary The executable to run (tests point it at a missing one).
+ * @throws {RedisUnavailableError} if the binary is not found.
+ */
+export async function spawnRedisServer(
+  dataDir: string,
+  log: Logger,
+  binary = "redis-server",
+): Promise<ResolvedRedis> {
   const dir = `${dataDir}/redis`;
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   const port = freeLoopbackPort();
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command("redis-server", {
+    child = new Deno.Command(binary, {
       args: [
         "--bind",
         "127.0.0.1",
@@ -124,11 +137,17 @@ export async function resolveRedis(
   redisUrl: string | undefined,
   dataDir: string,
   log: Logger,
+  options: { defaultAddress?: { hostname: string; port: number }; binary?: string } = {},
 ): Promise<ResolvedRedis> {
   const none = async () => {};
   if (redisUrl) return { url: redisUrl, embedded: false, [Symbol.asyncDispose]: none };
-  if (await redisAnswers(DEFAULT_REDIS)) {
-    return { url: "redis://127.0.0.1:6379", embedded: false, [Symbol.asyncDispose]: none };
+  const address = options.defaultAddress ?? DEFAULT_REDIS;
+  if (await redisAnswers(address)) {
+    return {
+      url: `redis://${address.hostname}:${address.port}`,
+      embedded: false,
+      [Symbol.asyncDispose]: none,
+    };
   }
-  return await spawnRedisServer(dataDir, log);
+  return await spawnRedisServer(dataDir, log, options.binary);
 }

@@ -74,7 +74,9 @@ export async function signUp(server: TestServer, username?: string): Promise<Tes
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ username: name, password }),
   });
-  if (registered.status !== 201) throw new Error(`register: ${registered.status} ${await registered.text()}`);
+  if (registered.status !== 201) {
+    throw new Error(`register: ${registered.status} ${await registered.text()}`);
+  }
   const { id } = await registered.json();
   const issued = await fetch(`${server.url}/api/auth/token`, {
     method: "POST",
@@ -95,7 +97,9 @@ export async function waitForFile(
 ): Promise<{ status: string; error?: string }> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const response = await fetch(`${server.url}/api/files/${fileId}/status`, { headers: user.headers });
+    const response = await fetch(`${server.url}/api/files/${fileId}/status`, {
+      headers: user.headers,
+    });
     const body = await response.json();
     if (body.status === "stored" || body.status === "failed") return body;
     await new Promise((resolve) => setTimeout(resolve, 50));

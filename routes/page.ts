@@ -1,0 +1,48 @@
+/**
+ * Serves the browser page from static/ (plain HTML, CSS and ES modules, no
+ * build step) with a strict Content-Security-Policy: no inline script, no
+ * framing. Only plain file names with a known extension are served, so
+ * nothing from the request can walk out of static/.
+ */
+import { Hono } from "hono";
+import { PAGE_CSP } from "./middleware.ts";
+
+const TYPES: Record<string, string> = {
+  html: "text/html; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  svg: "image/svg+xml",
+  png: "image/png",
+  ico: "image/x-icon",
+  json: "application/json",
+};
+
+const SAFE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
+
+async function serveFile(folder: URL, name: string): Promise<Response | undefined> {
+  const extension = name.split(".").pop() ?? "";
+  if (!SAFE_NAME.test(name) || !(extension in TYPES)) return undefined;
+  try {
+    const file = await Deno.open(new URL(name, folder));
+    return new Response(file.readable, {
+      headers: {
+        "Content-Type": TYPES[extension],
+        "Content-Security-Policy": PAGE_CSP,
+        "Cache-Control": "no-cache",
+      },
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Routes for the page: `/` (index.html) and `/static/<name>`. */
+export function pageRoutes(): Hono {
+  const staticDir = new URL("../static/", import.meta.url);
+  return new Hono()
+    .get("/", async (c) => (await serveFile(staticDir, "index.html")) ?? c.notFound())
+    .get(
+      "/static/:name",
+      async (c) => (await serveFile(staticDir, c.req.param("name"))) ?? c.notFound(),
+    );
+}

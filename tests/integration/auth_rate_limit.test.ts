@@ -1,0 +1,148 @@
+/**
+ * Login and registration throttling against real Redis, with the auth
+ * routes mounted on their own server so the windows can be a second long.
+ */
+import assert from "node:assert/strict";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { clientAddress } from "../../auth/client_address.ts";
+import type { RateLimitSettings } from "../../auth/rate_limit.ts";
+import { authRoutes } from "../../routes/auth.ts";
+import type { AppEnv } from "../../routes/env.ts";
+import { createErrorHandler } from "../../routes/problem.ts";
+import { startTestServer } from "../test_server.ts";
+
+const PASSWORD = "correct horse battery staple";
+const WINDOW_MS = 1000;
+
+/** The auth routes alone, with short windows, served on a free port. */
+async function startAuthServer(limits: Partial<RateLimitSettings>) {
+  await using stack = new AsyncDisposableStack();
+  const server = stack.use(await startTestServer());
+  const addresses: string[] = [];
+  const app = new OpenAPIHono<AppEnv>();
+  app.onError(createErrorHandler(server.services.log));
+  app.route(
+    "/",
+    authRoutes(server.services, {
+      rateLimits: limits,
+      clientAddress: (c) => {
+        const address = clientAddress(c);
+        addresses.push(address);
+        return address;
+      },
+    }),
+  );
+  const http = stack.use(
+    Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch),
+  );
+  const owned = stack.move();
+  const url = `http://127.0.0.1:${http.addr.port}`;
+  const post = (path: string, body: unknown) =>
+    fetch(`${url}${path}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  return { addresses, post, [Symbol.asyncDispose]: () => owned.disposeAsync() };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function statusOf(response: Promise<Response>): Promise<number> {
+  const answer = await response;
+  await answer.body?.cancel();
+  return answer.status;
+}
+
+Deno.test("POST /api/auth/token answers 429 with Retry-After after repeated wrong passwords", async () => {
+  await using auth = await startAuthServer({
+    loginFailuresPerUsername: { limit: 3, windowMs: WINDOW_MS },
+  });
+  assert.equal(
+    await statusOf(auth.post("/api/auth/register", { username: "alice", password: PASSWORD })),
+    201,
+  );
+  const wrong = { username: "alice", password: "wrong password" };
+  for (let i = 0; i < 3; i++) {
+    assert.equal(await statusOf(auth.post("/api/auth/token", wrong)), 401);
+  }
+
+  const limited = await auth.post("/api/auth/token", wrong);
+  assert.equal(limited.status, 429);
+  assert.match(limited.headers.get("Retry-After") ?? "", /^[1-9]\d*$/);
+  assert.ok(Number(limited.headers.get("Retry-After")) <= Math.ceil(WINDOW_MS / 1000));
+  assert.equal(limited.headers.get("Content-Type"), "application/problem+json");
+  await limited.body?.cancel();
+
+  const right = { username: "alice", password: PASSWORD };
+  assert.equal(
+    await statusOf(auth.post("/api/auth/token", right)),
+    429,
+    "refused during the window",
+  );
+  // Another user is not affected by alice's counter.
+  assert.equal(
+    await statusOf(auth.post("/api/auth/token", { username: "bob", password: PASSWORD })),
+    401,
+  );
+
+  await sleep(WINDOW_MS + 100);
+  assert.equal(await statusOf(auth.post("/api/auth/token", right)), 200);
+  assert.ok(
+    auth.addresses.length > 0 && auth.addresses.every((a) => a === "127.0.0.1"),
+    auth.addresses.join(),
+  );
+});
+
+Deno.test("POST /api/auth/token limits failed logins per client address across usernames", async () => {
+  await using auth = await startAuthServer({
+    loginFailuresPerAddress: { limit: 3, windowMs: WINDOW_MS },
+  });
+  for (const username of ["u1", "u2", "u3"]) {
+    assert.equal(
+      await statusOf(auth.post("/api/auth/token", { username, password: PASSWORD })),
+      401,
+    );
+  }
+  const limited = await auth.post("/api/auth/token", { username: "u4", password: PASSWORD });
+  assert.equal(limited.status, 429);
+  assert.ok(limited.headers.has("Retry-After"));
+  await limited.body?.cancel();
+});
+
+Deno.test("POST /api/auth/token gives a successful login's attempt back", async () => {
+  await using auth = await startAuthServer({
+    loginFailuresPerUsername: { limit: 2, windowMs: 60_000 },
+    loginFailuresPerAddress: { limit: 2, windowMs: 60_000 },
+  });
+  const right = { username: "carol", password: PASSWORD };
+  assert.equal(await statusOf(auth.post("/api/auth/register", right)), 201);
+  for (let i = 0; i < 5; i++) {
+    assert.equal(await statusOf(auth.post("/api/auth/token", right)), 200);
+  }
+});
+
+Deno.test("POST /api/auth/register answers 429 with Retry-After after too many registrations", async () => {
+  await using auth = await startAuthServer({
+    registrationsPerAddress: { limit: 2, windowMs: WINDOW_MS },
+  });
+  assert.equal(
+    await statusOf(auth.post("/api/auth/register", { username: "reg1", password: PASSWORD })),
+    201,
+  );
+  assert.equal(
+    await statusOf(auth.post("/api/auth/register", { username: "reg1", password: PASSWORD })),
+    409,
+  );
+  const limited = await auth.post("/api/auth/register", { username: "reg2", password: PASSWORD });
+  assert.equal(limited.status, 429);
+  assert.match(limited.headers.get("Retry-After") ?? "", /^[1-9]\d*$/);
+  await limited.body?.cancel();
+  await sleep(WINDOW_MS + 100);
+  assert.equal(
+    await statusOf(auth.post("/api/auth/register", { username: "reg2", password: PASSWORD })),
+    201,
+  );
+});
