@@ -8,10 +8,12 @@ import { requireAuth } from "./auth/middleware.ts";
 import { authRoutes } from "./routes/auth.ts";
 import type { Services } from "./services.ts";
 import { compatRoutes } from "./routes/compat.ts";
+import { docsRoutes } from "./routes/docs.ts";
 import type { AppEnv } from "./routes/env.ts";
 import { fileStatusRoutes } from "./routes/file_status.ts";
 import { fileRoutes } from "./routes/files.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
 import { pageRoutes } from "./routes/page.ts";
 import { requestLogging, securityHeaders } from "./routes/middleware.ts";
 import { createErrorHandler, handleNotFound } from "./routes/problem.ts";
@@ -52,7 +54,9 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
       { name: `object store (${store.kind})`, check: () => store.ping() },
     ]),
   );
+  app.route("/", metricsRoutes(services));
   app.route("/", pageRoutes());
+  app.route("/", docsRoutes(app));
   app.route("/", authRoutes(services));
   const auth = requireAuth(services);
   for (const path of PROTECTED_PATHS) app.use(path, auth);

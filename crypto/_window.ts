@@ -61,7 +61,10 @@ export class ChunkWindow {
    * failure once an operation failed.
    */
   push(index: number, result: Promise<ArrayBuffer>): Promise<void> {
-    if (this.#failure) return this.#failure;
+    if (this.#failure) {
+      const failure = this.#failure;
+      return result.then(() => failure, () => failure); // let it settle, then report
+    }
     const operation = { index, done: false, rejected: false } as Operation;
     operation.settled = result.then(
       (value) => {

@@ -42,6 +42,8 @@ export async function forEachFilePart(
     parser = busboy({
       headers: { "content-type": request.headers.get("content-type") ?? "" },
       preservePath: true,
+      // Browsers send file names as raw UTF-8; busboy's default (latin1) mangles them.
+      defParamCharset: "utf8",
       limits: { files: limits.maxFiles, fields: 20, parts: limits.maxFiles + 20, fieldSize: 4096 },
     });
   } catch {

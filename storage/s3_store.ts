@@ -6,10 +6,7 @@
  */
 import {
   AbortMultipartUploadCommand,
-  type CompletedPart,
-  CompleteMultipartUploadCommand,
   CreateBucketCommand,
-  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -19,23 +16,21 @@ import {
   type MultipartUpload,
   PutObjectCommand,
   S3Client,
-  UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import type { Config } from "../config.ts";
 import { type Logger, silentLogger } from "../log.ts";
+import { MAX_PARTS, PartReader, uploadMultipart } from "./_s3_multipart.ts";
 import {
   type ByteRange,
   type ObjectInfo,
-  type ObjectMetadata,
   ObjectNotFoundError,
   type ObjectStore,
   type PutOptions,
 } from "./object_store.ts";
 
 const MIB = 1024 * 1024;
-/** S3's smallest part (all parts but the last) and its part-count limit. */
+/** S3's smallest part (all parts but the last). */
 const MIN_PART_SIZE = 5 * MIB;
-const MAX_PARTS = 10_000;
 
 /** S3 settings as validated by config.ts. */
 export type S3Settings = NonNullable<Config["s3"]>;
@@ -176,73 +171,16 @@ export class S3ObjectStore implements ObjectStore {
         );
         return first.length;
       }
-      return await this.#putMultipart(key, first, parts, metadata, signal);
+      return await uploadMultipart(
+        { client: this.client, bucket: this.bucket, key, metadata, signal },
+        first,
+        parts,
+        this.#partsInFlight,
+        (uploadId) => this.#abortUpload(key, uploadId),
+      );
     } catch (error) {
       await parts.cancel(error);
       throw signal?.aborted ? signal.reason : error;
-    }
-  }
-
-  async #putMultipart(
-    key: string,
-    first: Uint8Array,
-    parts: PartReader,
-    metadata: ObjectMetadata | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<number> {
-    const { UploadId } = await this.client.send(
-      new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, Metadata: metadata }),
-      { abortSignal: signal },
-    );
-    const stop = new AbortController();
-    const partSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
-    const inFlight = new Set<Promise<void>>();
-    const completed: CompletedPart[] = [];
-    let total = 0;
-    try {
-      let part: Uint8Array | undefined = first;
-      for (let number = 1; part; number++) {
-        if (number > MAX_PARTS) {
-          throw new Error(
-            `Cannot upload ${key}: more than ${MAX_PARTS} parts (pass contentLength)`,
-          );
-        }
-        total += part.length;
-        if (inFlight.size >= this.#partsInFlight) await Promise.race(inFlight);
-        const command = new UploadPartCommand({
-          Bucket: this.bucket,
-          Key: key,
-          UploadId,
-          PartNumber: number,
-          Body: part,
-          ContentLength: part.length,
-        });
-        const sent = part;
-        const task = this.client.send(command, { abortSignal: partSignal }).then(({ ETag }) => {
-          completed[number - 1] = { ETag, PartNumber: number };
-          parts.recycle(sent);
-        });
-        const tracked: Promise<void> = task.finally(() => inFlight.delete(tracked));
-        tracked.catch(() => {}); // observed by race/all below; never unhandled
-        inFlight.add(tracked);
-        part = part.length === parts.partSize ? await parts.next() : undefined;
-      }
-      await Promise.all(inFlight);
-      await this.client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: this.bucket,
-          Key: key,
-          UploadId,
-          MultipartUpload: { Parts: completed },
-        }),
-        { abortSignal: signal },
-      );
-      return total;
-    } catch (error) {
-      stop.abort();
-      await Promise.allSettled(inFlight);
-      await this.#abortUpload(key, UploadId!);
-      throw error;
     }
   }
 
@@ -344,12 +282,19 @@ export class S3ObjectStore implements ObjectStore {
     return Math.ceil(contentLength / MAX_PARTS / MIB) * MIB;
   }
 
-  /** Aborts unfinished uploads at exactly `key`, e.g. left by a crashed earlier attempt. */
+  /**
+   * Aborts unfinished uploads at exactly `key`, e.g. left by a crashed earlier attempt.
+   * Best effort: a server or policy that refuses the listing must not fail the put.
+   */
   async #abortUploadsAt(key: string): Promise<void> {
-    for await (const upload of this.#listUploads(key)) {
-      if (upload.Key === key && await this.#abortUpload(key, upload.UploadId!)) {
-        this.#log.warn("object_store.stale_upload_aborted", { key });
+    try {
+      for await (const upload of this.#listUploads(key)) {
+        if (upload.Key === key && await this.#abortUpload(key, upload.UploadId!)) {
+          this.#log.warn("object_store.stale_upload_aborted", { key });
+        }
       }
+    } catch (error) {
+      this.#log.warn("object_store.stale_upload_check_failed", { key, error: String(error) });
     }
   }
 
@@ -384,64 +329,6 @@ export class S3ObjectStore implements ObjectStore {
       keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
       uploadIdMarker = page.NextUploadIdMarker;
     } while (keyMarker);
-  }
-}
-
-/**
- * Reads a byte stream into part buffers of exactly `partSize` bytes (the last one
- * shorter). Buffers of uploaded parts are recycled rather than left to the garbage
- * collector, which reclaims large buffers late: without reuse, peak memory grew
- * with the object size (measured: 122 MiB of buffers for a 200 MiB upload).
- */
-class PartReader {
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  readonly #signal?: AbortSignal;
-  readonly #onAbort = () => this.#reader.cancel(this.#signal?.reason).catch(() => {});
-  readonly #free: Uint8Array[] = [];
-  #leftover?: Uint8Array;
-  #done = false;
-
-  constructor(stream: ReadableStream<Uint8Array>, readonly partSize: number, signal?: AbortSignal) {
-    this.#reader = stream.getReader();
-    this.#signal = signal;
-    signal?.addEventListener("abort", this.#onAbort, { once: true });
-  }
-
-  /** The next part, or undefined at the end of the stream. */
-  async next(): Promise<Uint8Array | undefined> {
-    const part = this.#free.pop() ?? new Uint8Array(this.partSize);
-    let filled = 0;
-    while (filled < this.partSize && !(this.#done && !this.#leftover)) {
-      let chunk = this.#leftover;
-      this.#leftover = undefined;
-      if (!chunk) {
-        const { done, value } = await this.#reader.read();
-        this.#signal?.throwIfAborted(); // a cancelled read reports done
-        if (done) {
-          this.#done = true;
-          this.#signal?.removeEventListener("abort", this.#onAbort);
-          break;
-        }
-        chunk = value;
-      }
-      const taken = Math.min(chunk.length, this.partSize - filled);
-      part.set(chunk.subarray(0, taken), filled);
-      filled += taken;
-      if (taken < chunk.length) this.#leftover = chunk.subarray(taken);
-    }
-    if (filled === 0) this.#free.push(part);
-    return filled === 0 ? undefined : part.subarray(0, filled);
-  }
-
-  /** Hands back the buffer of a part the server has fully received. */
-  recycle(part: Uint8Array): void {
-    this.#free.push(new Uint8Array(part.buffer, 0, this.partSize));
-  }
-
-  /** Releases the source after a failure. */
-  async cancel(reason: unknown): Promise<void> {
-    this.#signal?.removeEventListener("abort", this.#onAbort);
-    if (!this.#done) await this.#reader.cancel(reason).catch(() => {});
   }
 }
 

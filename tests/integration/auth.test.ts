@@ -152,7 +152,8 @@ Deno.test("POST /api/auth/register stores an argon2id hash with m ≥ 19456 and 
   await using server = await startTestServer();
   await register(server, "erin");
   const user = await server.services.users.findByUsername("erin");
-  assert.ok(user?.password_hash.startsWith("$argon2id$"), user?.password_hash);
+  assert.ok(user, "the user exists");
+  assert.ok(user.password_hash.startsWith("$argon2id$"), user.password_hash);
   const params = phcParams(user.password_hash)!;
   assert.ok(params.memorySize >= 19456, `m=${params.memorySize}`);
   assert.ok(params.iterations >= 2, `t=${params.iterations}`);
@@ -269,7 +270,7 @@ Deno.test("GET /api/me refuses a token of a deleted user", async () => {
 Deno.test("GET /api/me refuses an Authorization header over 8 KiB before verifying it", async () => {
   await using server = await startTestServer();
   for (
-    const headers of [
+    const headers of <HeadersInit[]> [
       { Authorization: `Bearer ${"a".repeat(8 * 1024)}` },
       { "x-access-tokens": "a".repeat(8 * 1024 + 1) },
     ]
@@ -306,6 +307,7 @@ Deno.test("createApp() documents the auth routes and the bearer scheme in OpenAP
     type: "http",
     scheme: "bearer",
     bearerFormat: "JWT",
-    description: "Also accepted: the `x-access-tokens` header, and `?access_token=` on GET requests",
+    description:
+      "Also accepted: the `x-access-tokens` header, and `?access_token=` on GET requests",
   });
 });

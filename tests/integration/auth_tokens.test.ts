@@ -30,7 +30,7 @@ type Claims = Record<string, unknown>;
 /** Signs `claims` (undefined values are left out) with HS256 and the server's secret. */
 function sign(
   claims: Claims,
-  key: Uint8Array | CryptoKey,
+  key: Parameters<SignJWT["sign"]>[0],
   header: Record<string, unknown> = { alg: "HS256", typ: "JWT" },
 ): Promise<string> {
   const present = Object.fromEntries(Object.entries(claims).filter(([, v]) => v !== undefined));

@@ -62,37 +62,39 @@ Deno.test("UserStore.reserveBytes() never lets concurrent reservations exceed th
   await assert.rejects(users.adjustUsedBytes(user.id, 1.5), RangeError);
 });
 
-Deno.test("UserStore.readBackup() returns the sealed record without used_bytes", async () => {
-  await using server = await startTestServer();
-  const { users, store } = server.services;
-  const user = await users.create({ username: "backup", password_hash: HASH, quota_bytes: 1000 });
-  await users.reserveBytes(user.id, 10);
-  const { used_bytes: _used, ...rest } = user;
-  assert.deepEqual(await users.readBackup(user.id), { v: 1, ...rest });
-  assert.deepEqual(await collectAll(users.listBackupIds()), [user.id]);
+for (const s3 of [false, true]) {
+  Deno.test(`UserStore.readBackup() returns the sealed record without used_bytes (${s3 ? "S3" : "local store"})`, async () => {
+    await using server = await startTestServer({ s3 });
+    const { users, store } = server.services;
+    const user = await users.create({ username: "backup", password_hash: HASH, quota_bytes: 1000 });
+    await users.reserveBytes(user.id, 10);
+    const { used_bytes: _used, ...rest } = user;
+    assert.deepEqual(await users.readBackup(user.id), { v: 1, ...rest });
+    assert.deepEqual(await collectAll(users.listBackupIds()), [user.id]);
 
-  const sealed = new Uint8Array(
-    await new Response(await store.get(userBackupKey(user.id))).arrayBuffer(),
-  );
-  const text = new TextDecoder().decode(sealed);
-  assert.ok(
-    !text.includes("backup") && !text.includes("argon2id"),
-    "the backup is not in clear text",
-  );
+    const sealed = new Uint8Array(
+      await new Response(await store.get(userBackupKey(user.id))).arrayBuffer(),
+    );
+    const text = new TextDecoder().decode(sealed);
+    assert.ok(
+      !text.includes("backup") && !text.includes("argon2id"),
+      "the backup is not in clear text",
+    );
 
-  // A backup moved to another user's key does not open.
-  const other = await users.create({ username: "other", password_hash: HASH, quota_bytes: 1 });
-  await store.put(userBackupKey(other.id), ReadableStream.from([sealed]));
-  await assert.rejects(users.readBackup(other.id), DecryptionError);
+    // A backup moved to another user's key does not open.
+    const other = await users.create({ username: "other", password_hash: HASH, quota_bytes: 1 });
+    await store.put(userBackupKey(other.id), ReadableStream.from([sealed]));
+    await assert.rejects(users.readBackup(other.id), DecryptionError);
 
-  // Another master key cannot open it either.
-  const foreign = new UserStore(
-    server.services.redis,
-    store,
-    await KeyRing.create([{ kid: "k1", key: randomBytes(32) }]),
-  );
-  await assert.rejects(foreign.readBackup(user.id), DecryptionError);
-});
+    // Another master key cannot open it either.
+    const foreign = new UserStore(
+      server.services.redis,
+      store,
+      await KeyRing.create([{ kid: "k1", key: randomBytes(32) }]),
+    );
+    await assert.rejects(foreign.readBackup(user.id), DecryptionError);
+  });
+}
 
 Deno.test("UserStore.restore() rebuilds users from backups and never overwrites newer records", async () => {
   await using server = await startTestServer();

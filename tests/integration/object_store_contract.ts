@@ -245,6 +245,17 @@ export function objectStoreContract(
     await assertStored(store, "atomic/fresh", next);
   });
 
+  test("get() streams can be cancelled part-way", async ({ store }) => {
+    const bytes = randomBytes(1024 * 1024);
+    await store.put("cancel/me", streamOf(bytes));
+    for (let i = 0; i < 3; i++) {
+      const reader = (await store.get("cancel/me")).getReader();
+      assert.ok((await reader.read()).value!.length > 0);
+      await reader.cancel();
+    }
+    await assertStored(store, "cancel/me", bytes);
+  });
+
   test("ping() answers", async ({ store }) => {
     await store.ping();
   });

@@ -1,0 +1,40 @@
+/**
+ * `GET /metrics` in Prometheus text format. Queue depth and staging bytes are
+ * sampled when scraped; everything else is counted as it happens. When
+ * `COFFER_METRICS_TOKEN` is set the scraper must send it as a bearer token
+ * (compared in constant time).
+ */
+import { Hono } from "hono";
+import { timingSafeEqual } from "node:crypto";
+import { CofferError } from "../errors.ts";
+import type { Services } from "../services.ts";
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const given = new TextEncoder().encode(header?.startsWith("Bearer ") ? header.slice(7) : "");
+  const expected = new TextEncoder().encode(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+async function sampleGauges(services: Services): Promise<void> {
+  const { metrics, queue, staging } = services;
+  const counts = await queue.getJobCounts("waiting", "active", "delayed", "failed", "completed");
+  for (const [state, count] of Object.entries(counts)) metrics.queueJobs.set({ state }, count);
+  const staged = await staging.list();
+  metrics.stagingBytes.set(staged.reduce((sum, file) => sum + file.size, 0));
+}
+
+/** The metrics route. */
+export function metricsRoutes(services: Services): Hono {
+  const { config, metrics } = services;
+  return new Hono().get("/metrics", async (c) => {
+    if (config.metricsToken && !tokenMatches(c.req.header("Authorization"), config.metricsToken)) {
+      throw new CofferError("UNAUTHORIZED", undefined, {
+        headers: { "WWW-Authenticate": 'Bearer realm="metrics"' },
+      });
+    }
+    await sampleGauges(services);
+    c.header("Content-Type", metrics.registry.contentType);
+    c.header("Cache-Control", "no-store");
+    return c.body(await metrics.registry.metrics());
+  });
+}
