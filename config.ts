@@ -35,6 +35,17 @@ export interface Config {
   maxFileBytes: number;
   quotaBytes: number;
   workerConcurrency: number;
+  /**
+   * How long a worker's lock on a job lasts without renewal (`COFFER_JOB_LOCK_MS`,
+   * default 30000): a job whose worker died is handed to another worker about
+   * this long after the last renewal. Tests shorten it to exercise crash recovery.
+   */
+  jobLockMs: number;
+  /**
+   * First retry delay of a failed upload job (`COFFER_JOB_BACKOFF_MS`, default
+   * 1000); each later retry waits twice as long (5 attempts in all).
+   */
+  jobBackoffMs: number;
   metricsToken?: string;
 }
 
@@ -108,6 +119,8 @@ const schema = z.object({
   COFFER_MAX_FILE_BYTES: integer(1).default(10737418240),
   COFFER_QUOTA_BYTES: integer(0).default(53687091200),
   COFFER_WORKER_CONCURRENCY: integer(1, 64).default(2),
+  COFFER_JOB_LOCK_MS: integer(1000, 3_600_000).default(30_000),
+  COFFER_JOB_BACKOFF_MS: integer(1, 3_600_000).default(1000),
   COFFER_METRICS_TOKEN: optionalText,
 });
 
@@ -159,6 +172,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxFileBytes: v.COFFER_MAX_FILE_BYTES,
     quotaBytes: v.COFFER_QUOTA_BYTES,
     workerConcurrency: v.COFFER_WORKER_CONCURRENCY,
+    jobLockMs: v.COFFER_JOB_LOCK_MS,
+    jobBackoffMs: v.COFFER_JOB_BACKOFF_MS,
     metricsToken: v.COFFER_METRICS_TOKEN,
   };
 }

@@ -72,6 +72,7 @@ export async function startWorkerRole(services: Services): Promise<AsyncDisposab
     redisUrl: services.redisUrl,
     redisPrefix: config.redisPrefix,
     concurrency: config.workerConcurrency,
+    lockDurationMs: config.jobLockMs,
     log,
   }));
   return stack;

@@ -78,7 +78,7 @@ export async function openServices(config: Config, log: Logger): Promise<Service
   stack.defer(async () => {
     await queueConnection.quit().catch(() => queueConnection.disconnect());
   });
-  const queue = createUploadQueue(queueConnection, config.redisPrefix);
+  const queue = createUploadQueue(queueConnection, config.redisPrefix, config.jobBackoffMs);
   stack.defer(() => queue.close());
   const progress = stack.use(new ProgressHub(resolved.url, config.redisPrefix));
   const owned = stack.move();

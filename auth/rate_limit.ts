@@ -5,8 +5,11 @@
  * under `ratelimit:<name>:<subject>`; the key expires when its window ends,
  * and the first event after that opens a new window. Counting and setting the
  * expiry run in one Lua script, so concurrent requests never leave a counter
- * without an expiry. A refused request is a 429 problem whose `Retry-After`
- * is the time left in the window.
+ * without an expiry. Attempts are counted before the work they guard
+ * ({@linkcode RateLimiter.consume}), so concurrent requests cannot slip past
+ * the limit; an attempt that turns out fine is given back
+ * ({@linkcode RateLimiter.refund}, {@linkcode RateLimiter.reset}). A refused
+ * request is a 429 problem whose `Retry-After` is the time left in the window.
  *
  * @module
  */

@@ -15,6 +15,8 @@
 
 import { ignore } from "./_bytes.ts";
 
+const RESOLVED = Promise.resolve();
+
 /** Receives the result of chunk `index`, in order. */
 export type Emit = (bytes: Uint8Array<ArrayBuffer>, index: number) => void;
 
@@ -69,16 +71,18 @@ export class ChunkWindow {
     operation.settled = result.then(
       (value) => {
         operation.value = value;
+        operation.done = true;
+        this.#advance();
       },
       (cause) => {
         operation.rejected = true;
         operation.cause = cause;
+        operation.done = true;
+        this.#advance();
       },
-    ).then(() => {
-      operation.done = true;
-      this.#advance();
-    });
+    );
     this.#queue.push(operation);
+    if (this.#queue.length < this.#limit) return RESOLVED;
     return this.#until(() => this.#queue.length < this.#limit);
   }
 

@@ -92,8 +92,15 @@ interface Batch {
  *   commitment does not match (wrong key, wrong context, modified header).
  * @example
  * ```ts
+ * import { encryptStream } from "./encrypt_stream.ts";
  * import { openRangeDecryptor } from "./random_access.ts";
- * declare const key: Uint8Array, context: Uint8Array, object: Uint8Array;
+ * const key = crypto.getRandomValues(new Uint8Array(32));
+ * const context = new TextEncoder().encode("example");
+ * const object = new Uint8Array(
+ *   await new Response(
+ *     ReadableStream.from([new Uint8Array(40_000)]).pipeThrough(encryptStream(key, context)),
+ *   ).arrayBuffer(),
+ * );
  * const decryptor = await openRangeDecryptor(key, context, {
  *   ciphertextSize: object.length,
  *   readRange: (start, end) => Promise.resolve(object.subarray(start, end + 1)),
@@ -142,8 +149,15 @@ export async function openRangeDecryptor(
  * @throws {RangeError} if the range is outside the plaintext.
  * @example
  * ```ts
+ * import { encryptStream } from "./encrypt_stream.ts";
  * import { decryptRange } from "./random_access.ts";
- * declare const key: Uint8Array, context: Uint8Array, object: Uint8Array;
+ * const key = crypto.getRandomValues(new Uint8Array(32));
+ * const context = new TextEncoder().encode("example");
+ * const object = new Uint8Array(
+ *   await new Response(
+ *     ReadableStream.from([new Uint8Array([1, 2, 3])]).pipeThrough(encryptStream(key, context)),
+ *   ).arrayBuffer(),
+ * );
  * const firstByte = await decryptRange(key, context, {
  *   ciphertextSize: object.length,
  *   readRange: (start, end) => Promise.resolve(object.subarray(start, end + 1)),

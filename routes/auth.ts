@@ -51,11 +51,7 @@ const passwordRule = (password: string, ctx: z.RefinementCtx) => {
 const RegisterSchema = z.object({
   username: z.string().regex(USERNAME_INPUT_PATTERN, "Username must be 3–64 of a-z 0-9 _ . -")
     .openapi({ example: "alice" }),
-  password: z.string().max(
-    PASSWORD_MAX_CHARS * 2,
-    `Password must have at most ${PASSWORD_MAX_CHARS} characters`,
-  )
-    .superRefine(passwordRule)
+  password: z.string().superRefine(passwordRule)
     .openapi({ minLength: PASSWORD_MIN_CHARS, maxLength: PASSWORD_MAX_CHARS }),
 }).openapi("Registration");
 

@@ -52,10 +52,18 @@ export async function forEachFilePart(
   const source = Readable.fromWeb(request.body as import("node:stream/web").ReadableStream);
   let chain = Promise.resolve();
   const done = new Promise<void>((resolve, reject) => {
+    let failure: { error: unknown } | undefined;
+    // Stops reading and errors the part being consumed (its consumer then
+    // cleans up, e.g. removes a half-staged file), and rejects once that
+    // consumer has finished — so nothing is still writing when we return.
     const fail = (error: unknown) => {
+      if (failure) return;
+      failure = { error };
       source.unpipe(parser);
       source.destroy();
-      reject(error);
+      parser.destroy(error instanceof Error ? error : new Error(String(error)));
+      const settle = () => reject(error);
+      chain.then(settle, settle);
     };
     parser.on("file", (field, stream, info) => {
       const body = Readable.toWeb(stream) as unknown as ReadableStream<Uint8Array>;
@@ -80,7 +88,9 @@ export async function forEachFilePart(
       () => fail(new CofferError("BAD_REQUEST", "Malformed multipart/form-data body")),
     );
     source.on("error", (error) => fail(error));
-    parser.on("close", () => chain.then(resolve, reject));
+    parser.on("close", () => {
+      if (!failure) chain.then(resolve, reject);
+    });
   });
   source.pipe(parser);
   await done;

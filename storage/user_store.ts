@@ -154,7 +154,7 @@ function fromHash(hash: Record<string, string>): UserRecord | undefined {
 function checkBytes(value: number, what: string, allowNegative = false): void {
   if (!Number.isSafeInteger(value) || (!allowNegative && value < 0)) {
     throw new RangeError(
-      `Cannot update usage: ${what} must be a${allowNegative ? "n" : " non-negative"} integer`,
+      `Cannot use ${what} ${value}: expected a${allowNegative ? "n" : " non-negative"} integer`,
     );
   }
 }

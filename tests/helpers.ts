@@ -103,6 +103,8 @@ export function testConfig(
     maxFileBytes: 64 * 1024 * 1024,
     quotaBytes: 1024 * 1024 * 1024,
     workerConcurrency: 2,
+    jobLockMs: 30_000,
+    jobBackoffMs: 1000,
     ...rest,
   };
 }

