@@ -46,21 +46,28 @@ export const DERIVED_SIZE = KEY_SIZE + NONCE_SIZE + COMMITMENT_SIZE;
 export const DEFAULT_CONCURRENCY = 16;
 
 /**
- * Returns the nonce of chunk `counter`: `baseNonce XOR be96(counter)`.
+ * Writes the nonce of chunk `counter`, `baseNonce XOR be96(counter)`, into
+ * `out` (12 bytes) and returns it. The counter is below 2^38, so only the
+ * last five bytes differ from the base nonce.
  *
- * The counter is below 2^38, so only the last five bytes can change.
+ * WebCrypto copies the `iv` of an algorithm when the call is made (WebCrypto
+ * "normalize an algorithm" takes a copy of every BufferSource member), so one
+ * `out` buffer can serve every call.
  */
-export function chunkNonce(baseNonce: Uint8Array, counter: number): Uint8Array<ArrayBuffer> {
-  const nonce = new Uint8Array(NONCE_SIZE);
-  nonce.set(baseNonce);
+export function chunkNonce(
+  baseNonce: Uint8Array,
+  counter: number,
+  out: Uint8Array<ArrayBuffer> = new Uint8Array(NONCE_SIZE),
+): Uint8Array<ArrayBuffer> {
   const high = Math.floor(counter / 0x1_0000_0000);
   const low = counter >>> 0;
-  nonce[7] ^= high;
-  nonce[8] ^= low >>> 24;
-  nonce[9] ^= low >>> 16;
-  nonce[10] ^= low >>> 8;
-  nonce[11] ^= low;
-  return nonce;
+  for (let i = 0; i < 7; i++) out[i] = baseNonce[i];
+  out[7] = baseNonce[7] ^ high;
+  out[8] = baseNonce[8] ^ (low >>> 24);
+  out[9] = baseNonce[9] ^ (low >>> 16);
+  out[10] = baseNonce[10] ^ (low >>> 8);
+  out[11] = baseNonce[11] ^ low;
+  return out;
 }
 
 /** Validates a `concurrency` option, returning the default when it is absent. */

@@ -63,8 +63,9 @@ export class ChunkWindow {
    * failure once an operation failed.
    */
   push(index: number, result: Promise<ArrayBuffer>): Promise<void> {
-    if (this.#failure) {
-      const failure = this.#failure;
+    if (this.#failure || this.#stopped) {
+      const failure = this.#failure ?? Promise.reject(new Error("Cannot continue: stopped"));
+      failure.catch(ignore);
       return result.then(() => failure, () => failure); // let it settle, then report
     }
     const operation = { index, done: false, rejected: false } as Operation;
@@ -86,7 +87,10 @@ export class ChunkWindow {
     return this.#until(() => this.#queue.length < this.#limit);
   }
 
-  /** Resolves once every operation was emitted; rejects with the failure. */
+  /**
+   * Resolves once every operation was emitted (or the window was stopped by
+   * {@linkcode ChunkWindow.settle}); rejects with the failure.
+   */
   drain(): Promise<void> {
     return this.#until(() => this.#queue.length === 0);
   }
@@ -97,11 +101,12 @@ export class ChunkWindow {
    */
   async settle(): Promise<void> {
     this.#stopped = true;
+    this.#wake(); // waiters return: nothing more will be emitted
     await Promise.allSettled(this.#queue.map((operation) => operation.settled));
   }
 
   async #until(condition: () => boolean): Promise<void> {
-    while (!this.#failure && !condition()) {
+    while (!this.#failure && !this.#stopped && !condition()) {
       this.#progress ??= Promise.withResolvers<void>();
       await this.#progress.promise;
     }
@@ -109,7 +114,7 @@ export class ChunkWindow {
   }
 
   #advance(): void {
-    if (this.#failure || this.#stopped) return;
+    if (this.#failure || this.#stopped) return this.#wake();
     while (this.#queue.length > 0 && this.#queue[0].done) {
       const operation = this.#queue[0];
       if (operation.rejected) {
@@ -125,6 +130,10 @@ export class ChunkWindow {
         break;
       }
     }
+    this.#wake();
+  }
+
+  #wake(): void {
     const progress = this.#progress;
     this.#progress = undefined;
     progress?.resolve();

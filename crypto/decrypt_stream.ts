@@ -15,6 +15,7 @@ import {
   ENCRYPTED_CHUNK_SIZE,
   HEADER_SIZE,
   MAX_CHUNKS,
+  NONCE_SIZE,
   SALT_SIZE,
   TAG_SIZE,
 } from "./_params.ts";
@@ -81,6 +82,7 @@ export function decryptStream(
   const pending = new Uint8Array(ENCRYPTED_CHUNK_SIZE); // held back until more input follows
   let filled = 0;
   let counter = 0;
+  const nonce = new Uint8Array(NONCE_SIZE); // reused: WebCrypto copies the iv per call
   let keys: MessageKeys | undefined;
 
   async function openHeader(): Promise<MessageKeys> {
@@ -103,7 +105,7 @@ export function decryptStream(
       throw new DecryptionError("Cannot decrypt chunk: the message exceeds 2^38 chunks");
     }
     const index = counter++;
-    const iv = chunkNonce(messageKeys.baseNonce, index);
+    const iv = chunkNonce(messageKeys.baseNonce, index, nonce);
     const result = crypto.subtle.decrypt(
       { name: "AES-GCM", iv },
       messageKeys.aeadKey,

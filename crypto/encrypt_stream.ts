@@ -9,7 +9,14 @@
 
 import { assertBytes, concat, ignore } from "./_bytes.ts";
 import { deriveMessageKeys, importInputKey, type MessageKeys } from "./_derive.ts";
-import { checkConcurrency, CHUNK_SIZE, chunkNonce, MAX_CHUNKS, SALT_SIZE } from "./_params.ts";
+import {
+  checkConcurrency,
+  CHUNK_SIZE,
+  chunkNonce,
+  MAX_CHUNKS,
+  NONCE_SIZE,
+  SALT_SIZE,
+} from "./_params.ts";
 import { ChunkWindow } from "./_window.ts";
 
 /** Options of {@linkcode encryptStream}. */
@@ -80,6 +87,7 @@ export function encryptStream(
   const buffer = new Uint8Array(CHUNK_SIZE);
   let filled = 0;
   let counter = 0;
+  const nonce = new Uint8Array(NONCE_SIZE); // reused: WebCrypto copies the iv per call
   let keys: MessageKeys;
 
   // WebCrypto copies `plaintext` before returning, so callers may reuse it.
@@ -88,7 +96,7 @@ export function encryptStream(
       throw new RangeError("Cannot encrypt chunk: the message exceeds 2^38 chunks");
     }
     const index = counter++;
-    const iv = chunkNonce(keys.baseNonce, index);
+    const iv = chunkNonce(keys.baseNonce, index, nonce);
     const result = crypto.subtle.encrypt(
       { name: "AES-GCM", iv },
       keys.aeadKey,

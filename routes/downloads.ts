@@ -24,11 +24,25 @@ function integrityFailure(services: Services, record: FileRecord, phase: string)
   services.metrics.integrityFailures.inc();
 }
 
+/** Logs a failure after the first byte: an integrity failure, or another error (e.g. the store). */
+function midStreamFailure(services: Services, record: FileRecord) {
+  return (error: unknown) => {
+    if (error instanceof DecryptionError) integrityFailure(services, record, "mid-stream");
+    else {
+      services.log.error("download.failed", {
+        file_id: record.id,
+        phase: "mid-stream",
+        error: error instanceof Error ? error.name : typeof error,
+      });
+    }
+  };
+}
+
 /** Re-emits `first` then the rest of `reader`, logging a failure mid-stream. */
 function resumeStream(
   first: Uint8Array | undefined,
   reader: ReadableStreamDefaultReader<Uint8Array>,
-  onError: () => void,
+  onError: (error: unknown) => void,
   onBytes: (n: number) => void,
 ): ReadableStream<Uint8Array> {
   let pending = first;
@@ -48,7 +62,7 @@ function resumeStream(
           controller.enqueue(value);
         }
       } catch (error) {
-        onError();
+        onError(error);
         controller.error(error);
       }
     },
@@ -56,7 +70,7 @@ function resumeStream(
   });
 }
 
-function commonHeaders(record: FileRecord, name: string, contentType: string): Headers {
+function commonHeaders(name: string, contentType: string): Headers {
   return new Headers({
     "Content-Type": contentType,
     "Content-Disposition": attachmentDisposition(name),
@@ -92,7 +106,7 @@ async function fullPlaintext(services: Services, record: FileRecord, dek: Uint8A
   return resumeStream(
     first.done ? undefined : first.value,
     reader,
-    () => integrityFailure(services, record, "mid-stream"),
+    midStreamFailure(services, record),
     (n) => services.metrics.bytesDecrypted.inc(n),
   );
 }
@@ -114,13 +128,13 @@ async function rangedPlaintext(
       readRange: async (start, end) => collectBytes(await store.get(key, { start, end })),
     });
     // A suffix range is resolved against an authenticated length.
-    if (header.includes("=-")) await decryptor.authenticateSize();
+    if (request.suffix) await decryptor.authenticateSize();
     const reader = decryptor.stream(request.range.start, request.range.end).getReader();
     const first = await reader.read();
     const body = resumeStream(
       first.done ? undefined : first.value,
       reader,
-      () => integrityFailure(services, record, "mid-stream"),
+      midStreamFailure(services, record),
       (n) => services.metrics.bytesDecrypted.inc(n),
     );
     return { range: request.range, body };
@@ -137,7 +151,7 @@ export async function servePlaintext(
   services: Services,
   record: FileRecord,
 ): Promise<Response> {
-  const headers = commonHeaders(record, record.name, record.content_type);
+  const headers = commonHeaders(record.name, record.content_type);
   headers.set("ETag", `"${record.sha256}"`);
   headers.set("Content-Length", String(record.size));
   const rangeHeader = c.req.header("Range");
@@ -160,7 +174,7 @@ export async function serveCiphertext(
   record: FileRecord,
 ): Promise<Response> {
   const size = record.ciphertext_size ?? 0;
-  const headers = commonHeaders(record, `${record.name}.cbl`, "application/octet-stream");
+  const headers = commonHeaders(`${record.name}.cbl`, "application/octet-stream");
   headers.set("ETag", `"cbl-${record.sha256}"`);
   headers.set("Content-Length", String(size));
   const request = parseRange(c.req.header("Range"), size);

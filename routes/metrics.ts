@@ -4,10 +4,11 @@
  * `COFFER_METRICS_TOKEN` is set the scraper must send it as a bearer token
  * (compared in constant time).
  */
-import { Hono } from "hono";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { timingSafeEqual } from "node:crypto";
 import { CofferError } from "../errors.ts";
 import type { Services } from "../services.ts";
+import { problem } from "./openapi.ts";
 
 function tokenMatches(header: string | undefined, token: string): boolean {
   const given = new TextEncoder().encode(header?.startsWith("Bearer ") ? header.slice(7) : "");
@@ -23,10 +24,26 @@ async function sampleGauges(services: Services): Promise<void> {
   metrics.stagingBytes.set(staged.reduce((sum, file) => sum + file.size, 0));
 }
 
+// Declared for /openapi.json only; the handler answers plain text without validation.
+const metricsRoute = createRoute({
+  method: "get",
+  path: "/metrics",
+  summary: "Prometheus metrics (a bearer token is required when COFFER_METRICS_TOKEN is set)",
+  responses: {
+    200: {
+      description: "Metrics in the Prometheus text exposition format",
+      content: { "text/plain": { schema: z.string() } },
+    },
+    401: problem("COFFER_METRICS_TOKEN is set and the request does not carry it"),
+  },
+});
+
 /** The metrics route. */
-export function metricsRoutes(services: Services): Hono {
+export function metricsRoutes(services: Services): OpenAPIHono {
   const { config, metrics } = services;
-  return new Hono().get("/metrics", async (c) => {
+  const router = new OpenAPIHono();
+  router.openAPIRegistry.registerPath(metricsRoute);
+  router.get("/metrics", async (c) => {
     if (config.metricsToken && !tokenMatches(c.req.header("Authorization"), config.metricsToken)) {
       throw new CofferError("UNAUTHORIZED", undefined, {
         headers: { "WWW-Authenticate": 'Bearer realm="metrics"' },
@@ -37,4 +54,5 @@ export function metricsRoutes(services: Services): Hono {
     c.header("Cache-Control", "no-store");
     return c.body(await metrics.registry.metrics());
   });
+  return router;
 }

@@ -15,16 +15,18 @@ export interface ResolvedRange {
 export type RangeRequest =
   | { kind: "none" }
   | { kind: "unsatisfiable" }
-  | { kind: "range"; range: ResolvedRange };
+  /** `suffix` marks the `-n` form, whose start depends on the length (authenticate it first). */
+  | { kind: "range"; range: ResolvedRange; suffix: boolean };
 
-const SINGLE = /^bytes=(\d*)-(\d*)$/;
+// Range units are case-insensitive (RFC 9110 §14.1).
+const SINGLE = /^bytes=(\d*)-(\d*)$/i;
 
 /**
  * Resolves a `Range` header against a representation of `size` bytes.
  *
  * @example
  * ```ts
- * parseRange("bytes=-1", 10); // { kind: "range", range: { start: 9, end: 9 } }
+ * parseRange("bytes=-1", 10); // { kind: "range", range: { start: 9, end: 9 }, suffix: true }
  * ```
  */
 export function parseRange(header: string | undefined, size: number): RangeRequest {
@@ -33,11 +35,12 @@ export function parseRange(header: string | undefined, size: number): RangeReque
   if (match[1] === "") {
     const suffix = Number(match[2]);
     if (suffix === 0 || size === 0) return { kind: "unsatisfiable" };
-    return { kind: "range", range: { start: Math.max(0, size - suffix), end: size - 1 } };
+    const range = { start: Math.max(0, size - suffix), end: size - 1 };
+    return { kind: "range", range, suffix: true };
   }
   const start = Number(match[1]);
   const end = match[2] === "" ? size - 1 : Math.min(Number(match[2]), size - 1);
   if (match[2] !== "" && Number(match[2]) < start) return { kind: "none" };
   if (start >= size) return { kind: "unsatisfiable" };
-  return { kind: "range", range: { start, end } };
+  return { kind: "range", range: { start, end }, suffix: false };
 }

@@ -24,15 +24,22 @@ async function readOrCreate(path: string, create: () => string, log: Logger): Pr
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
+  // Write a private temp file, then hard-link it into place: the link either
+  // publishes the complete file or fails because another process (an API and a
+  // worker starting together on one data volume) won, so no reader ever sees a
+  // half-written secret.
   const value = create();
+  const temp = `${path}.${crypto.randomUUID()}.tmp`;
+  await Deno.writeTextFile(temp, value + "\n", { mode: 0o600, createNew: true });
   try {
-    await Deno.writeTextFile(path, value + "\n", { mode: 0o600, createNew: true });
+    await Deno.link(temp, path);
     log.info("secret.generated", { path });
     return value;
   } catch (error) {
-    // Another process generated it at the same moment: use theirs.
     if (error instanceof Deno.errors.AlreadyExists) return (await Deno.readTextFile(path)).trim();
     throw error;
+  } finally {
+    await Deno.remove(temp).catch(() => {});
   }
 }
 

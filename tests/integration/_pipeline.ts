@@ -207,3 +207,70 @@ export async function startRestartableS3(bucket = "coffer-test"): Promise<Restar
     [Symbol.asyncDispose]: stop,
   };
 }
+
+function findOnPath(name: string): string | undefined {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    try {
+      if (Deno.statSync(`${dir}/${name}`).isFile) return `${dir}/${name}`;
+    } catch {
+      // not in this folder
+    }
+  }
+  return undefined;
+}
+
+/**
+ * `moto_server`, when installed: unlike fauxqs it implements
+ * ListMultipartUploads, which the stale-upload cleanup and the janitor rely on.
+ */
+export const MOTO_SERVER = findOnPath("moto_server");
+
+/** An S3 server running as a subprocess. */
+export interface S3Process extends AsyncDisposable {
+  settings: NonNullable<Config["s3"]>;
+}
+
+/** Starts `moto_server` on a free loopback port and waits until it answers. */
+export async function startMoto(bucket = "coffer-moto"): Promise<S3Process> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const child = new Deno.Command(MOTO_SERVER!, {
+    args: ["-H", "127.0.0.1", "-p", String(port)],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    await child.status;
+  };
+  const endpoint = `http://127.0.0.1:${port}`;
+  try {
+    await eventually("moto_server to answer", async () => {
+      try {
+        await (await fetch(endpoint)).body?.cancel();
+        return true;
+      } catch {
+        return false;
+      }
+    }, 30_000, 100);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    settings: {
+      endpoint,
+      bucket,
+      region: "us-east-1",
+      accessKeyId: "test",
+      secretAccessKey: "test",
+    },
+    [Symbol.asyncDispose]: stop,
+  };
+}

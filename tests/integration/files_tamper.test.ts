@@ -68,13 +68,16 @@ for (const store of STORES) {
     await using server = await startTestServer(store.options);
     const user = await signUp(server);
     const bytes = randomBytes(SIZE);
-    const [chunkTampered, headerTampered] = await Promise.all([
+    const [chunkTampered, headerTampered, finalTampered] = await Promise.all([
+      uploadFile(server, user, bytes),
       uploadFile(server, user, bytes),
       uploadFile(server, user, bytes),
     ]);
     const tamperedAt = HEADER_SIZE + TAMPERED_CHUNK * ENCRYPTED_CHUNK_SIZE + 100;
     await flipStoredByte(server, user.id, chunkTampered.id, tamperedAt);
     await flipStoredByte(server, user.id, headerTampered.id, 30);
+    // 1 MiB is 64 full chunks and an empty final chunk (its 16-byte tag) at the very end.
+    await flipStoredByte(server, user.id, finalTampered.id, finalTampered.ciphertext_size! - 1);
 
     await t.step("GET /api/files/:id/content aborts before a tampered chunk", async () => {
       const response = await request(server, user, `/api/files/${chunkTampered.id}/content`);
@@ -137,5 +140,17 @@ for (const store of STORES) {
       assert.equal(logged.length - before, 3);
       assert.ok(logged.every((entry) => entry.phase === "before-first-byte"));
     });
+
+    await t.step(
+      "GET /api/files/:id/content authenticates the end before a suffix range",
+      async () => {
+        for (const range of ["bytes=-20000", "Bytes=-20000", "bytes= -20000"]) {
+          const response = await request(server, user, `/api/files/${finalTampered.id}/content`, {
+            headers: { Range: range },
+          });
+          await assertIntegrityProblem(response);
+        }
+      },
+    );
   });
 }

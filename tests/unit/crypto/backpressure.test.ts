@@ -95,3 +95,14 @@ Deno.test("decryptStream() holds back a chunk-sized piece until more input arriv
   await reading;
   assertEquals(emitted, 2 * CHUNK + 3);
 });
+
+Deno.test("encryptStream() settles a large pending write when its output is cancelled", async () => {
+  const { readable, writable } = encryptStream(randomBytes(32), new Uint8Array());
+  const writer = writable.getWriter();
+  const reader = readable.getReader();
+  const written = writer.write(patternBytes(4 * 1024 * 1024)).then(() => "written", () => "failed");
+  await reader.read(); // header
+  await reader.read(); // chunk 0
+  await reader.cancel("client went away");
+  assertEquals(await written, "failed");
+});

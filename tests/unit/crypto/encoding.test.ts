@@ -9,7 +9,17 @@ import {
   parseKeyExport,
 } from "../../../crypto/mod.ts";
 import { hkdfExpandSha512, importPrk } from "../../../crypto/_hkdf.ts";
-import { bytesEqual, collect, encrypt, randomBytes, streamOf, toHex, utf8 } from "./_helpers.ts";
+import { chunkNonce } from "../../../crypto/_params.ts";
+import {
+  bytesEqual,
+  collect,
+  encrypt,
+  hex,
+  randomBytes,
+  streamOf,
+  toHex,
+  utf8,
+} from "./_helpers.ts";
 
 Deno.test("fileContext() encodes coffer/v1, owner id and file id with NUL separators", () => {
   assertEquals(toHex(fileContext("u1", "f1")), toHex(utf8("coffer/v1\0u1\0f1")));
@@ -90,4 +100,18 @@ Deno.test("hkdfExpandSha512() matches WebCrypto HKDF once the PRK is extracted",
     assert(bytesEqual(actual, expected), `length ${length}`);
   }
   assertEquals((await hkdfExpandSha512(await importPrk(prk), info, 0)).length, 0);
+});
+
+Deno.test("chunkNonce() XORs the big-endian chunk counter into the base nonce", () => {
+  const base = hex("e73f670906cb3124dea731e1");
+  const expected = (counter: number) => {
+    const value = BigInt("0x" + toHex(base)) ^ BigInt(counter);
+    return value.toString(16).padStart(24, "0");
+  };
+  const scratch = new Uint8Array(12);
+  for (const counter of [0, 1, 255, 256, 65_535, 2 ** 24, 2 ** 32 - 1, 2 ** 32, 2 ** 38 - 1]) {
+    assertEquals(toHex(chunkNonce(base, counter)), expected(counter), `counter ${counter}`);
+    assertEquals(toHex(chunkNonce(base, counter, scratch)), expected(counter));
+  }
+  assertEquals(toHex(base), "e73f670906cb3124dea731e1", "the base nonce is not modified");
 });

@@ -1,0 +1,283 @@
+/**
+ * The page's client for Coffer's REST API: JSON requests with the bearer
+ * token, RFC 9457 problem details turned into readable {@linkcode ApiError}s,
+ * uploads through XMLHttpRequest (fetch cannot report upload progress), the
+ * status stream of a file (Server-Sent Events, falling back to polling), and
+ * downloads that carry the token.
+ *
+ * The token lives in sessionStorage: it survives a reload of this tab but is
+ * not shared with other tabs and disappears when the tab closes, so a token
+ * is not left behind on a shared computer the way localStorage would leave
+ * it. It is not a cookie because the API authenticates with `Authorization:
+ * Bearer`, which also means no cross-site request can use it (no CSRF).
+ */
+
+const TOKEN_KEY = "coffer.token";
+
+/** An API failure, with a message written for people. */
+export class ApiError extends Error {
+  /**
+   * @param {string} message Readable text (the problem's title and detail).
+   * @param {number} status HTTP status, or 0 when the server could not be reached.
+   */
+  constructor(message, status) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+  }
+}
+
+/** Called when the API refuses the token (expired, revoked): the app signs out. */
+let onUnauthorized = () => {};
+
+/** @param {() => void} handler */
+export function setUnauthorizedHandler(handler) {
+  onUnauthorized = handler;
+}
+
+/** @returns {string | null} The stored access token. */
+export function getToken() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+/** @param {string | null} token Stores or (with null) forgets the token. */
+export function setToken(token) {
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+/**
+ * Reads a JWT's `exp` claim without verifying it (the server verifies; the
+ * page only needs to know when to stop using the token).
+ *
+ * @param {string} token
+ * @returns {number | undefined} Expiry in milliseconds since the epoch.
+ */
+export function tokenExpiry(token) {
+  try {
+    const payload = token.split(".")[1].replaceAll("-", "+").replaceAll("_", "/");
+    const claims = JSON.parse(atob(payload.padEnd(Math.ceil(payload.length / 4) * 4, "=")));
+    return typeof claims.exp === "number" ? claims.exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Turns an error response into readable text: the problem's title and detail,
+ * never the raw body.
+ *
+ * @param {number} status
+ * @param {string} contentType
+ * @param {string} text The response body.
+ * @returns {ApiError}
+ */
+function problemError(status, contentType, text) {
+  let message = `The server answered ${status}`;
+  if (/json/i.test(contentType)) {
+    try {
+      const problem = JSON.parse(text);
+      if (problem && typeof problem.title === "string") {
+        message = problem.detail ? `${problem.title}: ${problem.detail}` : problem.title;
+      }
+    } catch {
+      // Not JSON after all: keep the generic message.
+    }
+  } else if (status === 502 || status === 503 || status === 504) {
+    message = "The server is unavailable; try again in a moment";
+  }
+  if (status === 401 && getToken()) onUnauthorized();
+  return new ApiError(message, status);
+}
+
+/** @param {Response} response */
+async function failure(response) {
+  const text = await response.text().catch(() => "");
+  return problemError(response.status, response.headers.get("Content-Type") ?? "", text);
+}
+
+function authHeaders() {
+  const token = getToken();
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+/**
+ * Fetches an API path with the token; throws an ApiError on failure.
+ *
+ * @param {string} path
+ * @param {RequestInit} [init]
+ * @returns {Promise<Response>}
+ */
+async function send(path, init = {}) {
+  let response;
+  try {
+    response = await fetch(path, {
+      ...init,
+      headers: { ...authHeaders(), ...init.headers },
+    });
+  } catch {
+    throw new ApiError("Cannot reach the server: check your connection", 0);
+  }
+  if (!response.ok) throw await failure(response);
+  return response;
+}
+
+/**
+ * Calls a JSON endpoint.
+ *
+ * @param {string} path
+ * @param {{method?: string, body?: unknown}} [options]
+ * @returns {Promise<any>} The parsed body, or null for 204.
+ */
+export async function api(path, options = {}) {
+  const init = { method: options.method ?? "GET", headers: {} };
+  if (options.body !== undefined) {
+    init.headers = { "Content-Type": "application/json" };
+    init.body = JSON.stringify(options.body);
+  }
+  const response = await send(path, init);
+  return response.status === 204 ? null : await response.json();
+}
+
+/**
+ * Uploads one file as multipart field `file`.
+ *
+ * @param {File} file
+ * @param {{onProgress: (loaded: number, total: number) => void, signal?: AbortSignal}} options
+ * @returns {Promise<any>} The file record the server queued (202).
+ */
+export function uploadFile(file, { onProgress, signal }) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/files");
+    const token = getToken();
+    if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+    xhr.responseType = "text";
+    xhr.upload.onprogress = (event) => {
+      if (event.lengthComputable) onProgress(event.loaded, event.total);
+    };
+    xhr.onload = () => {
+      if (xhr.status === 202 || xhr.status === 201 || xhr.status === 200) {
+        try {
+          const body = JSON.parse(xhr.responseText);
+          resolve(Array.isArray(body.files) ? body.files[0] : body);
+        } catch {
+          reject(new ApiError("The server sent an unreadable answer", xhr.status));
+        }
+      } else {
+        reject(
+          problemError(xhr.status, xhr.getResponseHeader("Content-Type") ?? "", xhr.responseText),
+        );
+      }
+    };
+    xhr.onerror = () => reject(new ApiError("Upload failed: the connection was lost", 0));
+    xhr.onabort = () => reject(new ApiError("Upload cancelled", 0));
+    signal?.addEventListener("abort", () => xhr.abort(), { once: true });
+    const form = new FormData();
+    form.append("file", file, file.name);
+    xhr.send(form);
+  });
+}
+
+const POLL_MS = 1000;
+
+/**
+ * Follows a file's status until it is stored or failed: Server-Sent Events
+ * (the token goes in `?access_token=` because EventSource cannot send
+ * headers; the server never logs query strings), and polling of `/status`
+ * when the stream fails or EventSource is missing.
+ *
+ * @param {string} id File id.
+ * @param {(status: {status: string, progress: {percent: number}, error?: string}) => void} onStatus
+ * @returns {() => void} Stops following.
+ */
+export function watchStatus(id, onStatus) {
+  let stopped = false;
+  let source;
+  let timer;
+  const finished = (view) => view.status === "stored" || view.status === "failed";
+  const stop = () => {
+    stopped = true;
+    source?.close();
+    clearTimeout(timer);
+  };
+  const poll = async () => {
+    if (stopped) return;
+    try {
+      const view = await api(`/api/files/${encodeURIComponent(id)}/status`);
+      if (stopped) return;
+      onStatus(view);
+      if (finished(view)) return stop();
+    } catch (error) {
+      if (error instanceof ApiError && (error.status === 401 || error.status === 404)) {
+        onStatus({ status: "failed", progress: { percent: 0 }, error: error.message });
+        return stop();
+      }
+      // Anything else (network, 5xx) is retried on the next tick.
+    }
+    timer = setTimeout(poll, POLL_MS);
+  };
+  if (typeof EventSource !== "function") {
+    poll();
+    return stop;
+  }
+  const query = new URLSearchParams({ access_token: getToken() ?? "" });
+  source = new EventSource(`/api/files/${encodeURIComponent(id)}/events?${query}`);
+  source.addEventListener("status", (event) => {
+    const view = JSON.parse(event.data);
+    onStatus(view);
+    if (finished(view)) stop();
+  });
+  source.onerror = () => {
+    // The stream broke (or was refused) before the end: poll instead of reconnecting.
+    source.close();
+    if (!stopped) poll();
+  };
+  return stop;
+}
+
+/**
+ * Downloads a file through fetch (a plain link cannot carry the
+ * Authorization header, and a token in a download URL would be kept in the
+ * browser's download history) and saves it via a blob URL.
+ *
+ * This buffers the file in the browser before saving: with no service worker
+ * to stream a response into a download, a blob is the simple way that works
+ * everywhere. Chromium keeps large blobs on disk rather than in memory, so
+ * big files still work, at the cost of a temporary copy.
+ *
+ * @param {string} path `/api/files/:id/content` or `/ciphertext`.
+ * @param {string} fallbackName Used when the response names no file.
+ */
+export async function download(path, fallbackName) {
+  const response = await send(path);
+  const blob = await response.blob();
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = fileNameFrom(response.headers.get("Content-Disposition")) ?? fallbackName;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+/**
+ * The file name of an RFC 6266 `Content-Disposition` (prefers `filename*`).
+ *
+ * @param {string | null} header
+ * @returns {string | undefined}
+ */
+export function fileNameFrom(header) {
+  if (!header) return undefined;
+  const extended = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(header);
+  if (extended) {
+    try {
+      return decodeURIComponent(extended[1].trim());
+    } catch {
+      // Malformed percent-encoding: fall through to the plain parameter.
+    }
+  }
+  const plain = /filename\s*=\s*"((?:[^"\\]|\\.)*)"/i.exec(header);
+  return plain ? plain[1].replace(/\\(.)/g, "$1") : undefined;
+}
