@@ -19,7 +19,7 @@
 /** The AEAD name from the IANA registry, as used in the HKDF info string. */
 export const AEAD_NAME = "AEAD_AES_256_GCM";
 /** The format identifier: HKDF info prefix and the `format` of the key export. */
-export const FORMAT_ID = `c2sp.org/chunked-encryption@v1+${AEAD_NAME}`;
+export const FORMAT_ID = "c2sp.org/chunked-encryption@v1+AEAD_AES_256_GCM";
 /** The HKDF-Expand hash. */
 export const HASH_NAME = "SHA-512";
 /** Input key (and AEAD key) size. */

@@ -38,7 +38,12 @@ function midStreamFailure(services: Services, record: FileRecord) {
   };
 }
 
-/** Re-emits `first` then the rest of `reader`, logging a failure mid-stream. */
+/**
+ * Re-emits `first` then the rest of `reader`, logging a failure mid-stream.
+ * Once the consumer cancels (the client left, or Deno's server has sent all
+ * Content-Length bytes while a read was pending) the outcome of that read is
+ * dropped: closing a cancelled stream would throw and log a false failure.
+ */
 function resumeStream(
   first: Uint8Array | undefined,
   reader: ReadableStreamDefaultReader<Uint8Array>,
@@ -46,6 +51,7 @@ function resumeStream(
   onBytes: (n: number) => void,
 ): ReadableStream<Uint8Array> {
   let pending = first;
+  let cancelled = false;
   return new ReadableStream({
     async pull(controller) {
       if (pending) {
@@ -54,19 +60,26 @@ function resumeStream(
         pending = undefined;
         return;
       }
+      let result: ReadableStreamReadResult<Uint8Array>;
       try {
-        const { done, value } = await reader.read();
-        if (done) controller.close();
-        else {
-          onBytes(value.length);
-          controller.enqueue(value);
-        }
+        result = await reader.read();
       } catch (error) {
+        if (cancelled) return;
         onError(error);
         controller.error(error);
+        return;
+      }
+      if (cancelled) return;
+      if (result.done) controller.close();
+      else {
+        onBytes(result.value.length);
+        controller.enqueue(result.value);
       }
     },
-    cancel: (reason) => reader.cancel(reason),
+    cancel: (reason) => {
+      cancelled = true;
+      return reader.cancel(reason);
+    },
   });
 }
 

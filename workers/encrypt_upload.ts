@@ -7,7 +7,7 @@
  *
  * At-least-once is safe: a retried or redelivered job re-encrypts the whole
  * staged file to the same object key, replacing whatever an earlier attempt
- * left, and a record that is already `stored` is left alone.
+ * left, and a record that is already `stored` or `failed` is left alone.
  */
 import { createHash } from "node:crypto";
 import { type Job, UnrecoverableError } from "bullmq";
@@ -143,6 +143,12 @@ export async function processUpload(
     throw new UnrecoverableError("The file was deleted before it was stored");
   }
   if (record.status === "stored") return { ciphertext_size: record.ciphertext_size ?? 0 };
+  if (record.status === "failed") {
+    // Redelivered after the last attempt already failed it (and released its
+    // bytes): failing it again would release the owner's quota twice.
+    await deps.staging.remove(fileId);
+    throw new UnrecoverableError(record.error ?? "The upload failed");
+  }
   const started = performance.now();
   deps.log.info("job.started", {
     file_id: fileId,

@@ -159,7 +159,9 @@ export async function eventually<T>(
   while (true) {
     const value = await check();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
     await sleep(intervalMs);
   }
 }
@@ -251,14 +253,19 @@ export async function startMoto(bucket = "coffer-moto"): Promise<S3Process> {
   };
   const endpoint = `http://127.0.0.1:${port}`;
   try {
-    await eventually("moto_server to answer", async () => {
-      try {
-        await (await fetch(endpoint)).body?.cancel();
-        return true;
-      } catch {
-        return false;
-      }
-    }, 30_000, 100);
+    await eventually(
+      "moto_server to answer",
+      async () => {
+        try {
+          await (await fetch(endpoint)).body?.cancel();
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      30_000,
+      100,
+    );
   } catch (error) {
     await stop();
     throw error;

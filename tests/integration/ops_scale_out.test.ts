@@ -163,7 +163,7 @@ Deno.test("2 API and 2 worker processes share Redis, bucket, staging and keys: e
         await fetch(`${urls[i % 2]}/api/files?name=file-${i}.bin`, {
           method: "POST",
           headers: { ...auth, "Content-Type": "application/octet-stream" },
-          body: bytes,
+          body: bytes as BodyInit,
         }),
       )
     ));

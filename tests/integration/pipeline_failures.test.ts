@@ -46,7 +46,10 @@ Deno.test("upload worker retries while the object store is down and stores the f
   assert.equal(final.status, "stored", JSON.stringify(final));
   const stored = (await getJson(server, user, `/api/files/${record.id}`)).body;
   assert.equal(stored.error, undefined, "a stored record carries no stale error");
-  assert.equal((await storedCiphertext(server, user.id, record.id)).length, ciphertextSize(40 * KIB));
+  assert.equal(
+    (await storedCiphertext(server, user.id, record.id)).length,
+    ciphertextSize(40 * KIB),
+  );
   const download = await fetch(`${server.url}/api/files/${record.id}/content`, {
     headers: user.headers,
   });

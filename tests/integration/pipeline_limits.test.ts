@@ -50,11 +50,14 @@ Deno.test("POST /api/files answers 413 past maxFileBytes and stages nothing", as
       await assertNothingKept(server, user);
     });
   }
-  await t.step("raw: a declared Content-Length over the limit is refused before reading", async () => {
-    const answer = await upload(server, user, "raw", randomBytes(max + 128 * KIB));
-    assert.equal(answer.status, 413);
-    await assertNothingKept(server, user);
-  });
+  await t.step(
+    "raw: a declared Content-Length over the limit is refused before reading",
+    async () => {
+      const answer = await upload(server, user, "raw", randomBytes(max + 128 * KIB));
+      assert.equal(answer.status, 413);
+      await assertNothingKept(server, user);
+    },
+  );
   await t.step("raw: a chunked body is cut off as soon as it passes the limit", async () => {
     const response = await fetch(`${server.url}/api/files?name=big.bin`, {
       method: "POST",

@@ -11,14 +11,20 @@ import { createHash } from "node:crypto";
 import { ciphertextSize } from "../../crypto/mod.ts";
 import { ciphertextKey } from "../../storage/object_keys.ts";
 import { collect } from "../helpers.ts";
-import { signUp, startTestServer, type TestServer, type TestUser, waitForFile } from "../test_server.ts";
+import {
+  signUp,
+  startTestServer,
+  type TestServer,
+  type TestUser,
+  waitForFile,
+} from "../test_server.ts";
 import {
   contains,
   getJson,
   keysUnder,
   KIB,
-  MARKER,
   markedPlaintext,
+  MARKER,
   MIB,
   stagedIds,
   storedCiphertext,
@@ -77,7 +83,10 @@ for (const store of STORES) {
     const user = await signUp(server);
     for (const method of METHODS) {
       for (const size of [0, 1, 16 * KIB]) {
-        await t.step(`${method}, ${size} bytes`, () => assertStoredUpload(server, user, method, size));
+        await t.step(
+          `${method}, ${size} bytes`,
+          () => assertStoredUpload(server, user, method, size),
+        );
       }
     }
     assert.deepEqual(await stagedIds(server), []);
@@ -141,8 +150,12 @@ Deno.test("POST /api/files keeps hostile file names only as sanitized display na
   const user = await signUp(server);
   const ids: string[] = [];
   const cases: [UploadMethod, string, string][] = [
-    ...HOSTILE_NAMES.map(([raw, expected]) => ["multipart", raw, expected] as [UploadMethod, string, string]),
-    ...[...HOSTILE_NAMES, ...CONTROL_NAMES].map(([raw, expected]) => ["raw", raw, expected] as [UploadMethod, string, string]),
+    ...HOSTILE_NAMES.map(([raw, expected]) =>
+      ["multipart", raw, expected] as [UploadMethod, string, string]
+    ),
+    ...[...HOSTILE_NAMES, ...CONTROL_NAMES].map(([raw, expected]) =>
+      ["raw", raw, expected] as [UploadMethod, string, string]
+    ),
   ];
   for (const [method, raw, expected] of cases) {
     await t.step(`${method}: ${JSON.stringify(raw.slice(0, 40))}`, async () => {
@@ -151,13 +164,16 @@ Deno.test("POST /api/files keeps hostile file names only as sanitized display na
       ids.push(record.id);
     });
   }
-  await t.step("multipart: control characters in the part header are a 400, nothing staged", async () => {
-    for (const [raw] of CONTROL_NAMES) {
-      const answer = await upload(server, user, "multipart", markedPlaintext(100), raw);
-      assert.equal(answer.status, 400, JSON.stringify(answer.body));
-      assert.equal(answer.body.title, "Bad request");
-    }
-  });
+  await t.step(
+    "multipart: control characters in the part header are a 400, nothing staged",
+    async () => {
+      for (const [raw] of CONTROL_NAMES) {
+        const answer = await upload(server, user, "multipart", markedPlaintext(100), raw);
+        assert.equal(answer.status, 400, JSON.stringify(answer.body));
+        assert.equal(answer.body.title, "Bad request");
+      }
+    },
+  );
   for (const id of ids) assert.equal((await waitForFile(server, user, id)).status, "stored");
   const listed = (await getJson(server, user, "/api/files?limit=200")).body.files;
   assert.equal(listed.length, ids.length);

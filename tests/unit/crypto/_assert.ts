@@ -5,14 +5,18 @@
  * @module
  */
 
-import { deepStrictEqual, fail } from "node:assert";
+import { fail } from "node:assert";
+import { inspect, isDeepStrictEqual } from "node:util";
 
 export function assert(condition: unknown, message = "Assertion failed"): asserts condition {
   if (!condition) fail(message);
 }
 
 export function assertEquals<T>(actual: T, expected: T, message?: string): void {
-  deepStrictEqual(actual, expected, message);
+  if (!isDeepStrictEqual(actual, expected)) {
+    const detail = `expected ${inspect(expected)}, got ${inspect(actual)}`;
+    fail(message ? `${message}: ${detail}` : `Values differ: ${detail}`);
+  }
 }
 
 export function assertInstanceOf<T>(

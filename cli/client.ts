@@ -1,0 +1,85 @@
+/**
+ * The HTTP side of the CLI: requests to one Coffer server with the saved
+ * bearer token, and problem+json answers turned into one-line
+ * {@linkcode CliError}s that name the action (`Cannot download f1: File is
+ * not stored yet`).
+ *
+ * @module
+ */
+import { CliError } from "./command.ts";
+
+/** An RFC 9457 problem body as the API sends it. */
+interface Problem {
+  title?: string;
+  detail?: string;
+  status?: number;
+}
+
+async function problemText(response: Response): Promise<string> {
+  const text = await response.text().catch(() => "");
+  try {
+    const problem = JSON.parse(text) as Problem;
+    const parts = [problem.title, problem.detail].filter((part) =>
+      typeof part === "string" && part !== ""
+    );
+    if (parts.length > 0) return parts.join(": ");
+  } catch {
+    // Not JSON (a proxy's error page, say): fall back to the status line.
+  }
+  return `HTTP ${response.status} ${response.statusText}`.trim();
+}
+
+/** A client for one server, optionally signed in. */
+export class ApiClient {
+  /**
+   * @param server The normalized server URL (no trailing slash).
+   * @param token The bearer token, if signed in.
+   * @param signal Aborts every request (Ctrl-C).
+   */
+  constructor(
+    readonly server: string,
+    private readonly token: string | undefined,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  /**
+   * Sends a request and returns the response if it is a success.
+   *
+   * @param path Path and query under the server, e.g. `/api/files`.
+   * @param action What the user asked for, for the error message
+   *   (`Cannot list files`).
+   * @param init Request options (method, body, headers).
+   * @returns A 2xx response; the caller consumes its body.
+   * @throws {CliError} if the server cannot be reached or answers with an error.
+   */
+  async request(path: string, action: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.token) headers.set("Authorization", `Bearer ${this.token}`);
+    let response: Response;
+    try {
+      response = await fetch(`${this.server}${path}`, { ...init, headers, signal: this.signal });
+    } catch (error) {
+      if (this.signal.aborted) throw error;
+      const reason = (error as Error).message.split("\n")[0];
+      throw new CliError(`${action}: cannot reach ${this.server} (${reason})`, undefined, {
+        cause: error,
+      });
+    }
+    if (response.ok) return response;
+    const message = `${action}: ${await problemText(response)}`;
+    if (response.status === 401 && this.token) {
+      throw new CliError(`${message} (session expired or revoked: run login again)`);
+    }
+    throw new CliError(message);
+  }
+
+  /** Sends a request and parses the JSON answer. */
+  async json<T>(path: string, action: string, init: RequestInit = {}): Promise<T> {
+    const response = await this.request(path, action, init);
+    try {
+      return await response.json() as T;
+    } catch (error) {
+      throw new CliError(`${action}: the server sent malformed JSON`, undefined, { cause: error });
+    }
+  }
+}

@@ -1,0 +1,249 @@
+/**
+ * Uploads from the file picker and drag-and-drop. Each file gets an item
+ * with two progress bars: the transfer (XHR upload progress) and then
+ * encryption and storage (the server's status stream, shared with the file
+ * list), ending in "Stored" or a readable error.
+ *
+ * Items expose their progress in data attributes (`data-state`,
+ * `data-transfer-max`, `data-storing-max`, `data-phases`) so the browser
+ * tests can check that both phases ran to the end however fast they were.
+ */
+import { uploadFile } from "./api.js";
+import { formatBytes } from "./format.js";
+import { el, uniqueId } from "./ui.js";
+
+/** Files sent at once; the rest wait their turn. */
+const PARALLEL_TRANSFERS = 2;
+
+/** Announce progress in steps this big, so screen readers are not flooded. */
+const ANNOUNCE_STEP = 25;
+
+/**
+ * @param {string} label
+ * @returns {{wrap: HTMLElement, bar: HTMLProgressElement, value: HTMLElement}}
+ */
+function progressBar(label) {
+  const id = uniqueId("progress");
+  const bar = el("progress", { attrs: { id, max: "100", value: "0" } });
+  const value = el("span", { class: "bar-value", text: "0%", attrs: { "aria-hidden": "true" } });
+  const wrap = el("div", { class: "bar" }, [
+    el("label", { class: "bar-label", text: label, attrs: { for: id } }),
+    bar,
+    value,
+  ]);
+  return { wrap, bar, value };
+}
+
+/** One file on its way: the item element and the setters for its two phases. */
+function createItem(file) {
+  const transfer = progressBar("Transfer");
+  const storing = progressBar("Encrypt & store");
+  storing.bar.removeAttribute("value");
+  storing.value.textContent = "";
+  const status = el("p", {
+    class: "upload-status",
+    text: "Waiting to start…",
+    attrs: { "aria-live": "polite", "aria-atomic": "true" },
+  });
+  const cancel = el("button", {
+    class: "button button-small button-quiet",
+    text: "Cancel",
+    attrs: { type: "button", "aria-label": `Cancel upload of ${file.name}` },
+  });
+  const node = el("li", { class: "upload", attrs: { "data-state": "waiting" } }, [
+    el("div", { class: "upload-head" }, [
+      el("p", { class: "upload-name", text: file.name }),
+      el("span", { class: "upload-size", text: formatBytes(file.size) }),
+      cancel,
+    ]),
+    transfer.wrap,
+    storing.wrap,
+    status,
+  ]);
+  node.dataset.name = file.name;
+  node.dataset.transferMax = "0";
+  node.dataset.storingMax = "0";
+  node.dataset.phases = "";
+  let announced = -1;
+
+  const phase = (name) => {
+    node.dataset.state = name;
+    const phases = node.dataset.phases ? node.dataset.phases.split(",") : [];
+    if (phases.at(-1) !== name) node.dataset.phases = [...phases, name].join(",");
+  };
+  const announce = (text, percent) => {
+    const step = Math.floor(percent / ANNOUNCE_STEP);
+    if (step !== announced) {
+      announced = step;
+      status.textContent = text;
+    }
+  };
+  const setBar = (progress, percent, key) => {
+    const rounded = Math.min(100, Math.max(0, Math.floor(percent)));
+    progress.bar.value = rounded;
+    progress.value.textContent = `${rounded}%`;
+    node.dataset[key] = String(Math.max(Number(node.dataset[key]), rounded));
+  };
+
+  return {
+    node,
+    cancel,
+    transferring(percent) {
+      if (node.dataset.state !== "transferring") {
+        phase("transferring");
+        announced = -1;
+      }
+      setBar(transfer, percent, "transferMax");
+      announce(`Uploading… ${Math.floor(percent)}%`, percent);
+    },
+    storing(view) {
+      if (node.dataset.state !== "storing") {
+        phase("storing");
+        cancel.hidden = true;
+        announced = -1;
+      }
+      if (view.status === "queued") {
+        storing.bar.removeAttribute("value");
+        announce("Uploaded. Waiting to be encrypted…", 0);
+        return;
+      }
+      setBar(storing, view.progress.percent, "storingMax");
+      announce(`Encrypting and storing… ${Math.floor(view.progress.percent)}%`, view.progress.percent);
+    },
+    stored() {
+      setBar(storing, 100, "storingMax");
+      phase("stored");
+      status.textContent = "Stored";
+      status.className = "upload-status upload-status-ok";
+    },
+    failed(message) {
+      phase("failed");
+      cancel.hidden = true;
+      if (!storing.bar.hasAttribute("value")) storing.bar.value = 0;
+      status.textContent = message;
+      status.className = "upload-status error-text";
+    },
+  };
+}
+
+/**
+ * Creates the uploader.
+ *
+ * @param {{input: HTMLInputElement, dropZone: HTMLElement, list: HTMLElement,
+ *   clear: HTMLButtonElement, files: ReturnType<typeof import("./files.js").createFileList>,
+ *   notify: (text: string, kind?: string) => void, onAccepted: () => void}} options
+ */
+export function createUploader({ input, dropZone, list, clear, files, notify, onAccepted }) {
+  /** @type {Array<() => Promise<void>>} */
+  const waiting = [];
+  const controllers = new Set();
+  let running = 0;
+
+  function updateClear() {
+    clear.hidden = !list.querySelector('[data-state="stored"], [data-state="failed"]');
+  }
+
+  function pump() {
+    while (running < PARALLEL_TRANSFERS && waiting.length > 0) {
+      running++;
+      waiting.shift()().finally(() => {
+        running--;
+        pump();
+      });
+    }
+  }
+
+  /** @param {File} file */
+  function enqueue(file) {
+    const item = createItem(file);
+    const controller = new AbortController();
+    controllers.add(controller);
+    item.cancel.addEventListener("click", () => controller.abort());
+    list.append(item.node);
+    waiting.push(async () => {
+      if (controller.signal.aborted) {
+        item.failed("Upload cancelled");
+        updateClear();
+        return;
+      }
+      item.transferring(0);
+      try {
+        const record = await uploadFile(file, {
+          signal: controller.signal,
+          onProgress: (loaded, total) => item.transferring((loaded / total) * 100),
+        });
+        item.transferring(100);
+        item.storing({ status: "queued", progress: { percent: 0 } });
+        onAccepted();
+        files.upsert(record, true);
+        files.follow(record.id, (view) => {
+          if (view.status === "stored") item.stored();
+          else if (view.status === "failed") item.failed(`Failed: ${view.error ?? "unknown error"}`);
+          else item.storing(view);
+          updateClear();
+        });
+      } catch (failure) {
+        item.failed(failure.message);
+        updateClear();
+      } finally {
+        controllers.delete(controller);
+      }
+    });
+    pump();
+  }
+
+  /** @param {Iterable<File>} selected */
+  function uploadAll(selected) {
+    for (const file of selected) enqueue(file);
+  }
+
+  input.addEventListener("change", () => {
+    uploadAll([...input.files]);
+    input.value = "";
+  });
+
+  // Without these, a file dropped beside the zone would replace the page.
+  globalThis.addEventListener("dragover", (event) => event.preventDefault());
+  globalThis.addEventListener("drop", (event) => event.preventDefault());
+  let depth = 0;
+  dropZone.addEventListener("dragenter", (event) => {
+    event.preventDefault();
+    depth++;
+    dropZone.classList.add("is-dragging");
+  });
+  dropZone.addEventListener("dragleave", () => {
+    depth = Math.max(0, depth - 1);
+    if (depth === 0) dropZone.classList.remove("is-dragging");
+  });
+  dropZone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    depth = 0;
+    dropZone.classList.remove("is-dragging");
+    // Entries can only be inspected during the event, so look at them now.
+    const items = [...(event.dataTransfer?.items ?? [])].filter((item) => item.kind === "file");
+    const isFolder = items.map((item) => item.webkitGetAsEntry?.()?.isDirectory === true);
+    const dropped = [...(event.dataTransfer?.files ?? [])];
+    if (isFolder.includes(true)) {
+      notify("Folders cannot be uploaded: drop the files inside them", "error");
+    }
+    uploadAll(dropped.filter((_, index) => !isFolder[index]));
+  });
+
+  clear.addEventListener("click", () => {
+    for (const node of list.querySelectorAll('[data-state="stored"], [data-state="failed"]')) {
+      node.remove();
+    }
+    updateClear();
+  });
+
+  return {
+    /** Cancels every transfer and forgets every item (signing out). */
+    reset() {
+      waiting.length = 0;
+      for (const controller of controllers) controller.abort();
+      controllers.clear();
+      list.replaceChildren();
+      updateClear();
+    },
+  };
+}

@@ -1,0 +1,276 @@
+/// <reference lib="dom" />
+/**
+ * The browser page, end to end in headless Chromium against a real API and
+ * worker: register and sign in, the token demo, uploads with both progress
+ * phases, downloads compared byte for byte, the data key, delete, sign out,
+ * hostile file names, and a screenshot of the signed-in page.
+ *
+ * The sanitizers are off for the browser tests: playwright-core keeps its
+ * pipe to Chromium and the child-process watchers open until the browser has
+ * fully exited, which Deno sees as leaked resources and ops even though
+ * every browser and server is closed in `finally` (`await using`).
+ */
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import type { Dialog, Page } from "playwright-core";
+import { ciphertextSize, decryptStream, parseKeyExport } from "../../crypto/mod.ts";
+import { randomBytes } from "../helpers.ts";
+import { signUp, startTestServer, type TestServer } from "../test_server.ts";
+import { launchChromium } from "./_browser.ts";
+
+const browserTest = { sanitizeResources: false, sanitizeOps: false };
+const PASSWORD = "correct horse battery staple";
+const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url);
+
+interface Session extends AsyncDisposable {
+  server: TestServer;
+  page: Page;
+  /** Every dialog the page opened (confirms are accepted, anything else dismissed). */
+  dialogs: { type: string; message: string }[];
+}
+
+/** A real server with its worker, a browser, and one page on the server's origin. */
+async function openSession(): Promise<Session> {
+  await using stack = new AsyncDisposableStack();
+  const server = stack.use(await startTestServer({ worker: true }));
+  const browser = stack.use(await launchChromium());
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  const dialogs: Session["dialogs"] = [];
+  page.on("dialog", (dialog: Dialog) => {
+    dialogs.push({ type: dialog.type(), message: dialog.message() });
+    (dialog.type() === "confirm" ? dialog.accept() : dialog.dismiss()).catch(() => {});
+  });
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  stack.defer(() => {
+    // Uncaught script errors fail the test, after everything is closed.
+    if (errors.length > 0) throw new Error(`The page threw: ${errors.join("; ")}`);
+  });
+  const owned = stack.move();
+  return { server, page, dialogs, [Symbol.asyncDispose]: () => owned.disposeAsync() };
+}
+
+async function signInThroughForm(page: Page, username: string, button: string) {
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: button, exact: true }).click();
+  await page.locator("#app-view").waitFor({ state: "visible" });
+}
+
+/** Picks files through the file input and waits until every upload item is stored. */
+async function uploadThroughInput(page: Page, files: { name: string; bytes: Uint8Array }[]) {
+  await page.locator("#file-input").setInputFiles(
+    files.map(({ name, bytes }) => ({
+      name,
+      mimeType: "application/octet-stream",
+      buffer: Buffer.from(bytes),
+    })),
+  );
+  await waitForStoredUploads(page, files.length);
+}
+
+async function waitForStoredUploads(page: Page, count: number) {
+  await page.waitForFunction(
+    (n) => {
+      const items = [...document.querySelectorAll<HTMLElement>("#uploads .upload")];
+      const failed = items.find((item) => item.dataset.state === "failed");
+      if (failed) throw new Error(`Upload failed: ${failed.textContent}`);
+      return items.filter((item) => item.dataset.state === "stored").length >= n;
+    },
+    count,
+    { timeout: 30_000 },
+  );
+}
+
+function fileRow(page: Page, name: string) {
+  return page.locator(".file").filter({
+    has: page.locator(".file-name").getByText(name, { exact: true }),
+  });
+}
+
+/** Clicks a button that starts a download and returns the downloaded bytes. */
+async function downloadFrom(page: Page, click: () => Promise<void>) {
+  const [download] = await Promise.all([page.waitForEvent("download"), click()]);
+  const path = await download.path();
+  return { name: download.suggestedFilename(), bytes: await Deno.readFile(path) };
+}
+
+async function decrypt(ciphertext: Uint8Array, key: Uint8Array, context: Uint8Array) {
+  const plain = ReadableStream.from([ciphertext]).pipeThrough(decryptStream(key, context));
+  return new Uint8Array(await new Response(plain).arrayBuffer());
+}
+
+Deno.test({
+  name: "page: register, upload 5 MiB with both progress phases, download, key, delete, sign out",
+  ...browserTest,
+  async fn() {
+    await using session = await openSession();
+    const { page, server, dialogs } = session;
+    const username = `e2e-${crypto.randomUUID().slice(0, 8)}`;
+    await page.goto(server.url);
+    await signInThroughForm(page, username, "Create account");
+
+    // The token demo: user, token (a JWT), expiry and a countdown that moves.
+    assert.equal(await page.locator("#account-name").textContent(), username);
+    const token = await page.getByLabel(/Access token/).inputValue();
+    assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem("coffer.token")), token);
+    assert.match(await page.locator("#token-expiry").textContent() ?? "", /^at \d/);
+    const countdown = page.locator("#token-countdown");
+    const before = await countdown.textContent();
+    assert.match(before ?? "", /^\(in (59:[0-5]\d|1:00:00)\)$/);
+    await page.waitForFunction((text) => {
+      return document.getElementById("token-countdown")?.textContent !== text;
+    }, before);
+    await page.getByRole("button", { name: "Copy token" }).click();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), token);
+
+    // Upload 5 MiB: the transfer bar, then the encrypt-and-store bar, each to its end.
+    const original = randomBytes(5 * 1024 * 1024);
+    await uploadThroughInput(page, [{ name: "five.bin", bytes: original }]);
+    const item = page.locator("#uploads .upload").first();
+    assert.equal(await item.getAttribute("data-transfer-max"), "100");
+    assert.equal(await item.getAttribute("data-storing-max"), "100");
+    assert.equal(await item.getAttribute("data-phases"), "transferring,storing,stored");
+    assert.equal(await item.locator(".upload-status").textContent(), "Stored");
+    assert.equal(await item.getByLabel("Transfer").evaluate((p: HTMLProgressElement) => p.value), 100);
+    assert.equal(
+      await item.getByLabel("Encrypt & store").evaluate((p: HTMLProgressElement) => p.value),
+      100,
+    );
+    const row = fileRow(page, "five.bin");
+    await row.locator(".badge", { hasText: "Stored" }).waitFor();
+    assert.equal(await row.getAttribute("data-status"), "stored");
+    assert.match(await row.locator(".file-meta").textContent() ?? "", /5\.0 MiB/);
+
+    // Decrypted download through the page: the same bytes.
+    const plain = await downloadFrom(page, () => row.getByRole("button", { name: "Download" }).click());
+    assert.equal(plain.name, "five.bin");
+    assert.equal(plain.bytes.length, original.length);
+    assert.deepEqual(plain.bytes, original);
+
+    // Encrypted download plus the copied data key decrypt offline to the same bytes.
+    const sealed = await downloadFrom(page, () => row.getByRole("button", { name: "Encrypted" }).click());
+    assert.equal(sealed.name, "five.bin.cbl");
+    assert.equal(sealed.bytes.length, ciphertextSize(original.length));
+    await row.getByRole("button", { name: "Copy key" }).click();
+    await page.locator("#notice", { hasText: "copied" }).waitFor();
+    assert.equal(dialogs.at(-1)?.type, "confirm");
+    assert.match(dialogs.at(-1)?.message ?? "", /Anyone with this key/);
+    const exported = parseKeyExport(await page.evaluate(() => navigator.clipboard.readText()));
+    assert.deepEqual(await decrypt(sealed.bytes, exported.key, exported.context), original);
+
+    // Delete after confirming.
+    const confirmsBefore = dialogs.length;
+    await row.getByRole("button", { name: "Delete" }).click();
+    await row.waitFor({ state: "detached" });
+    assert.equal(dialogs.length, confirmsBefore + 1);
+    assert.match(dialogs.at(-1)?.message ?? "", /^Delete “five\.bin”\?/);
+    await page.locator("#files-empty").waitFor({ state: "visible" });
+    const listed = await fetch(`${server.url}/api/files`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    assert.deepEqual((await listed.json()).files, []);
+
+    // Sign out: back to the form, token forgotten and revoked.
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.locator("#auth-view").waitFor({ state: "visible" });
+    assert.equal(await page.locator("#app-view").isHidden(), true);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem("coffer.token")), null);
+    const me = await fetch(`${server.url}/api/me`, { headers: { Authorization: `Bearer ${token}` } });
+    await me.body?.cancel();
+    assert.equal(me.status, 401);
+  },
+});
+
+Deno.test({
+  name: "page: shows API errors as text and file names as literal text, never HTML",
+  ...browserTest,
+  async fn() {
+    await using session = await openSession();
+    const { page, server, dialogs } = session;
+    const user = await signUp(server);
+    await page.goto(server.url);
+
+    // A wrong password reads as the problem's title, not as JSON.
+    await page.getByLabel("Username").fill(user.username);
+    await page.getByLabel("Password").fill("not the password");
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    const error = page.locator("#auth-error");
+    await error.waitFor({ state: "visible" });
+    assert.equal(await error.textContent(), "Invalid username or password");
+
+    await signInThroughForm(page, user.username, "Sign in");
+    const hostile = "<img src=x onerror=alert(1)>.txt";
+    await uploadThroughInput(page, [{ name: hostile, bytes: new TextEncoder().encode("hi") }]);
+    const row = fileRow(page, hostile);
+    await row.locator(".badge", { hasText: "Stored" }).waitFor();
+    assert.equal(await row.locator(".file-name").textContent(), hostile);
+    assert.equal(await page.locator("#uploads .upload-name").first().textContent(), hostile);
+    assert.equal(await page.locator("main img").count(), 0);
+    // Give a planted handler every chance to run, then check that none did.
+    await page.waitForTimeout(300);
+    assert.deepEqual(dialogs, []);
+
+    // Control: the dialog listener does see an alert when one really happens.
+    await page.evaluate(() => alert("control"));
+    assert.deepEqual(dialogs.map((d) => d.type), ["alert"]);
+  },
+});
+
+Deno.test({
+  name: "page: screenshots of the signed-in page at desktop and 375 px width",
+  ...browserTest,
+  async fn() {
+    await using session = await openSession();
+    const { page, server } = session;
+    const user = await signUp(server, `alice-${crypto.randomUUID().slice(0, 4)}`);
+    await page.goto(server.url);
+    await signInThroughForm(page, user.username, "Sign in");
+
+    // Two files through the picker, one by drag and drop.
+    await uploadThroughInput(page, [
+      { name: "quarterly-report-2025.pdf", bytes: randomBytes(300 * 1024) },
+      { name: "holiday photos (family).zip", bytes: randomBytes(1024 * 1024 + 17) },
+    ]);
+    const dataTransfer = await page.evaluateHandle(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File(["dropped in"], "notes.txt", { type: "text/plain" }));
+      return transfer;
+    });
+    await page.locator("#drop-zone").dispatchEvent("drop", { dataTransfer });
+    await waitForStoredUploads(page, 3);
+    await fileRow(page, "notes.txt").locator(".badge", { hasText: "Stored" }).waitFor();
+    assert.equal(await page.locator(".file").count(), 3);
+    assert.equal(await page.locator(".file-name").first().textContent(), "notes.txt");
+
+    await Deno.mkdir(ARTIFACTS, { recursive: true });
+    const shots = [
+      { file: "signed-in.png", width: 1280, height: 800 },
+      { file: "signed-in-375.png", width: 375, height: 812 },
+    ];
+    for (const shot of shots) {
+      await page.setViewportSize({ width: shot.width, height: shot.height });
+      // Nothing may stick out sideways (usable on a phone).
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(overflow <= shot.width, `page is ${overflow}px wide at ${shot.width}px`);
+      const path = new URL(shot.file, ARTIFACTS);
+      await page.screenshot({ path: path.pathname, fullPage: true });
+      const png = await Deno.readFile(path);
+      assert.ok(png.length > 1000, `${shot.file} is only ${png.length} bytes`);
+      assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    }
+  },
+});
+
+Deno.test("launchChromium() fails at once with a clear message when Chromium is missing", async () => {
+  const started = performance.now();
+  await assert.rejects(
+    () => launchChromium("/nonexistent/chromium"),
+    /Chromium not found at \/nonexistent\/chromium; install it with/,
+  );
+  assert.ok(performance.now() - started < 2000);
+});

@@ -1,0 +1,164 @@
+/**
+ * `GET /metrics`: Prometheus text with every series operators alert on,
+ * counted by a real upload and download (HTTP requests by route pattern,
+ * latency, uploads, bytes through the cipher, job durations, queue depth,
+ * staging bytes), and the optional bearer token `COFFER_METRICS_TOKEN`.
+ */
+import assert from "node:assert/strict";
+import { collect, randomBytes } from "../helpers.ts";
+import {
+  signUp,
+  startTestServer,
+  type TestServer,
+  type TestUser,
+  waitForFile,
+} from "../test_server.ts";
+
+const SIZE = 100 * 1024;
+
+/** Every series Coffer promises, with its Prometheus type. */
+const SERIES = {
+  coffer_http_requests_total: "counter",
+  coffer_http_request_duration_seconds: "histogram",
+  coffer_uploads_accepted_total: "counter",
+  coffer_uploads_stored_total: "counter",
+  coffer_uploads_failed_total: "counter",
+  coffer_bytes_encrypted_total: "counter",
+  coffer_bytes_decrypted_total: "counter",
+  coffer_job_duration_seconds: "histogram",
+  coffer_queue_jobs: "gauge",
+  coffer_staging_bytes: "gauge",
+  coffer_integrity_failures_total: "counter",
+} as const;
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parses the Prometheus text exposition format (samples and `# TYPE` lines). */
+function parseMetrics(text: string): { types: Map<string, string>; samples: Sample[] } {
+  const types = new Map<string, string>();
+  const samples: Sample[] = [];
+  for (const line of text.split("\n")) {
+    const type = line.match(/^# TYPE (\S+) (\S+)$/);
+    if (type) types.set(type[1], type[2]);
+    const sample = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/);
+    if (!sample) continue;
+    const labels = Object.fromEntries(
+      [...(sample[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
+    );
+    samples.push({ name: sample[1], labels, value: Number(sample[3]) });
+  }
+  return { types, samples };
+}
+
+/** The one sample of `name` whose labels include `labels`. */
+function valueOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+  const found = samples.filter((sample) =>
+    sample.name === name &&
+    Object.entries(labels).every(([key, value]) => sample.labels[key] === value)
+  );
+  assert.equal(found.length, 1, `one ${name}${JSON.stringify(labels)} sample`);
+  return found[0].value;
+}
+
+async function scrape(server: TestServer, headers: Record<string, string> = {}) {
+  const response = await fetch(`${server.url}/metrics`, { headers });
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get("Content-Type") ?? "", /^text\/plain; version=0\.0\.4/);
+  return parseMetrics(await response.text());
+}
+
+async function uploadFile(server: TestServer, user: TestUser, bytes: Uint8Array): Promise<string> {
+  const response = await fetch(`${server.url}/api/files?name=metrics.bin`, {
+    method: "POST",
+    headers: { ...user.headers, "Content-Type": "application/octet-stream" },
+    body: bytes as BodyInit,
+  });
+  assert.equal(response.status, 202);
+  return (await response.json()).id;
+}
+
+Deno.test("GET /metrics exposes every series after an upload and a download", async () => {
+  await using server = await startTestServer({ worker: true });
+  const user = await signUp(server);
+  const plaintext = randomBytes(SIZE);
+  const id = await uploadFile(server, user, plaintext);
+  assert.equal((await waitForFile(server, user, id)).status, "stored");
+  const download = await fetch(`${server.url}/api/files/${id}/content`, { headers: user.headers });
+  assert.deepEqual(await collect(download.body!), plaintext);
+
+  const { types, samples } = await scrape(server);
+  for (const [name, type] of Object.entries(SERIES)) assert.equal(types.get(name), type, name);
+
+  const requests = samples.filter((sample) => sample.name === "coffer_http_requests_total");
+  const upload = { route: "/api/files", method: "POST", status: "202" };
+  assert.equal(valueOf(samples, "coffer_http_requests_total", upload), 1);
+  const content = requests.find((sample) =>
+    sample.labels.method === "GET" && sample.labels.route.endsWith("/content")
+  );
+  assert.equal(content?.labels.status, "200");
+  assert.ok(content.labels.route.includes(":id"), "routes are labelled by pattern");
+  assert.ok(!JSON.stringify(samples).includes(id), "no file id becomes a label");
+  assert.equal(
+    valueOf(samples, "coffer_http_request_duration_seconds_count", {
+      route: "/api/files",
+      method: "POST",
+    }),
+    1,
+  );
+
+  assert.equal(valueOf(samples, "coffer_uploads_accepted_total"), 1);
+  assert.equal(valueOf(samples, "coffer_uploads_stored_total"), 1);
+  assert.equal(valueOf(samples, "coffer_uploads_failed_total"), 0);
+  assert.equal(valueOf(samples, "coffer_bytes_encrypted_total"), SIZE);
+  assert.equal(valueOf(samples, "coffer_bytes_decrypted_total"), SIZE);
+  assert.equal(valueOf(samples, "coffer_integrity_failures_total"), 0);
+  assert.equal(valueOf(samples, "coffer_job_duration_seconds_count"), 1);
+  assert.ok(valueOf(samples, "coffer_job_duration_seconds_sum") > 0);
+  for (const state of ["waiting", "active", "failed"]) {
+    assert.equal(valueOf(samples, "coffer_queue_jobs", { state }), 0, state);
+  }
+  assert.equal(valueOf(samples, "coffer_queue_jobs", { state: "completed" }), 1);
+  assert.equal(valueOf(samples, "coffer_staging_bytes"), 0);
+});
+
+Deno.test("GET /metrics samples queue depth and staging bytes when scraped", async () => {
+  await using server = await startTestServer(); // no worker: the job waits
+  const user = await signUp(server);
+  await uploadFile(server, user, randomBytes(SIZE));
+  const { samples } = await scrape(server);
+  assert.equal(valueOf(samples, "coffer_queue_jobs", { state: "waiting" }), 1);
+  assert.equal(valueOf(samples, "coffer_staging_bytes"), SIZE);
+  assert.equal(valueOf(samples, "coffer_uploads_accepted_total"), 1);
+  assert.equal(valueOf(samples, "coffer_uploads_stored_total"), 0);
+});
+
+Deno.test("GET /metrics with COFFER_METRICS_TOKEN refuses a missing or wrong token and accepts the right one", async () => {
+  const token = `metrics-${crypto.randomUUID()}`;
+  await using server = await startTestServer({ config: { metricsToken: token } });
+  const user = await signUp(server);
+  const refused: Record<string, string>[] = [
+    {},
+    { Authorization: "Bearer" },
+    { Authorization: "Bearer wrong-token" },
+    { Authorization: `Bearer ${token.slice(0, -1)}` },
+    { Authorization: `Bearer ${token}x` },
+    { Authorization: `Basic ${btoa(`metrics:${token}`)}` },
+    { Authorization: token },
+    user.headers, // a user's access token is not the metrics token
+  ];
+  for (const headers of refused) {
+    const response = await fetch(`${server.url}/metrics`, { headers });
+    const body = await response.text();
+    assert.equal(response.status, 401, JSON.stringify(headers));
+    assert.match(response.headers.get("Content-Type") ?? "", /^application\/problem\+json/);
+    assert.match(response.headers.get("WWW-Authenticate") ?? "", /^Bearer /);
+    assert.ok(!body.includes("coffer_"), "no metrics in a refusal");
+  }
+  const { types } = await scrape(server, { Authorization: `Bearer ${token}` });
+  assert.equal(types.get("coffer_http_requests_total"), "counter");
+  assert.ok(!server.logs.some((line) => line.includes(token)), "the token is never logged");
+});
