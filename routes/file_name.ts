@@ -12,8 +12,8 @@ export const MAX_NAME_BYTES = 255;
 // C0/C1 controls, DEL, path separators, bidi embeddings/overrides/isolates,
 // line and paragraph separators, and the BOM. Matching control characters is
 // the point here, hence the lint exception.
-// deno-lint-ignore no-control-regex
 const UNSAFE =
+  // deno-lint-ignore no-control-regex
   /[\u0000-\u001f\u007f-\u009f/\\\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u2028\u2029\ufeff]/g;
 
 /**

@@ -9,6 +9,43 @@ import busboy from "busboy";
 import { Readable } from "node:stream";
 import { CofferError } from "../errors.ts";
 
+/**
+ * A busboy file stream as a web stream, with byte-counted backpressure.
+ * Deno's `Readable.toWeb` can still deliver a buffered chunk after the web
+ * stream was cancelled (e.g. an upload over the quota), and enqueueing into
+ * the closed stream throws out of an event handler, which kills the
+ * process. Here chunks after a cancel are dropped, and the part keeps
+ * draining so the parser can move on to the next part.
+ */
+function partBody(stream: Readable): ReadableStream<Uint8Array> {
+  let open = true;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      stream.on("data", (chunk: Uint8Array) => {
+        if (!open) return;
+        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        if ((controller.desiredSize ?? 0) <= 0) stream.pause();
+      });
+      stream.on("end", () => {
+        if (open) controller.close();
+        open = false;
+      });
+      stream.on("error", (error) => {
+        if (open) controller.error(error);
+        open = false;
+      });
+      stream.pause();
+    },
+    pull() {
+      stream.resume();
+    },
+    cancel() {
+      open = false;
+      stream.resume();
+    },
+  }, { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength });
+}
+
 /** One file part as the client described it. */
 export interface FilePart {
   field: string;
@@ -66,7 +103,7 @@ export async function forEachFilePart(
       chain.then(settle, settle);
     };
     parser.on("file", (field, stream, info) => {
-      const body = Readable.toWeb(stream) as unknown as ReadableStream<Uint8Array>;
+      const body = partBody(stream);
       chain = chain.then(() =>
         onFile({ field, filename: info.filename, contentType: info.mimeType, body })
       );

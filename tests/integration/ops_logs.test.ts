@@ -80,8 +80,12 @@ Deno.test("logs are JSON lines with the response's request id and never a secret
   );
   assert.equal(events.status, 200);
   assert.match(await events.text(), /"status":"stored"/);
-  const user = { id: "", username, token: session.token, headers: {} };
-  user.headers = { Authorization: `Bearer ${session.token}` };
+  const user = {
+    id: "",
+    username,
+    token: session.token,
+    headers: { Authorization: `Bearer ${session.token}` },
+  };
   assert.equal((await waitForFile(server, user, id)).status, "stored");
 
   const content = await session.send(`/api/files/${id}/content`);

@@ -15,6 +15,8 @@ Deno.test("loadConfig() applies the spec's defaults to an empty environment", ()
   assert.equal(config.maxFileBytes, 10737418240);
   assert.equal(config.quotaBytes, 53687091200);
   assert.equal(config.workerConcurrency, 2);
+  assert.equal(config.jobLockMs, 30_000);
+  assert.equal(config.jobBackoffMs, 1000);
 });
 
 Deno.test("loadConfig() names every bad variable in one error", () => {
