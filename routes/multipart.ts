@@ -23,7 +23,8 @@ function partBody(stream: Readable): ReadableStream<Uint8Array> {
     start(controller) {
       stream.on("data", (chunk: Uint8Array) => {
         if (!open) return;
-        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        // A copy, as Node's own adapter makes: a Buffer may be a view of a shared pool.
+        controller.enqueue(new Uint8Array(chunk));
         if ((controller.desiredSize ?? 0) <= 0) stream.pause();
       });
       stream.on("end", () => {

@@ -20,9 +20,12 @@ export async function deleteFile(services: Services, record: FileRecord): Promis
   await store.delete(sidecarKey(record.owner, record.id));
   await files.clear(record.id, "wrapped_dek");
   await store.delete(ciphertextKey(record.owner, record.id));
-  await files.delete(record);
+  const status = await files.delete(record);
   await queue.remove(record.id).catch(() => 0);
   await staging.remove(record.id);
-  if (record.status !== "failed") await users.adjustUsedBytes(record.owner, -record.size);
+  // A failed upload already gave its bytes back; a concurrent delete found nothing.
+  if (status !== undefined && status !== "failed") {
+    await users.adjustUsedBytes(record.owner, -record.size);
+  }
   log.info("file.deleted", { file_id: record.id, bytes: record.size });
 }

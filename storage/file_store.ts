@@ -141,12 +141,37 @@ export class FileStore {
     if (fields.length > 0) await this.redis.hdel(`file:${id}`, ...fields);
   }
 
-  /** Deletes the record and its index entry. */
-  async delete(record: FileRecord): Promise<void> {
-    await this.redis.multi()
-      .del(`file:${record.id}`)
-      .zrem(`files:${record.owner}`, indexMember(record))
-      .exec();
+  /**
+   * Marks a pending (`queued` or `encrypting`) file `failed` with a reason, in
+   * one atomic step, so that only one of several racing callers (the
+   * processor, the stalled-job handler, a delete) settles the file.
+   *
+   * @returns True if this call made the transition.
+   */
+  async failIfPending(id: string, reason: string): Promise<boolean> {
+    const script = `local status = redis.call('HGET', KEYS[1], 'status')
+      if status ~= 'queued' and status ~= 'encrypting' then return 0 end
+      redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[1]) return 1`;
+    return (await this.redis.eval(script, 1, `file:${id}`, reason)) === 1;
+  }
+
+  /**
+   * Deletes the record and its index entry atomically.
+   *
+   * @returns The status the record had when it was deleted, or `undefined` if
+   *   it was already gone (so the caller releases quota exactly once).
+   */
+  async delete(record: FileRecord): Promise<FileStatus | undefined> {
+    const script = `local status = redis.call('HGET', KEYS[1], 'status')
+      redis.call('DEL', KEYS[1]) redis.call('ZREM', KEYS[2], ARGV[1]) return status`;
+    const status = await this.redis.eval(
+      script,
+      2,
+      `file:${record.id}`,
+      `files:${record.owner}`,
+      indexMember(record),
+    );
+    return (status ?? undefined) as FileStatus | undefined;
   }
 
   /**

@@ -117,9 +117,33 @@ function isFinalAttempt(job: Job, error: unknown): boolean {
   return error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 }
 
+/**
+ * The reason a user reads. Our own unrecoverable errors are written for users;
+ * anything else (an SDK or network error) may name internal hosts, so it is
+ * summarised and only its class is logged.
+ */
 function reasonOf(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.slice(0, 200) || "Unknown error";
+  if (error instanceof UnrecoverableError) return error.message;
+  return "The object store did not accept the encrypted file";
+}
+
+/**
+ * Settles a file whose job will not run again: marks it `failed`, releases
+ * the owner's bytes and removes the staged upload. Safe to call more than
+ * once and from several places (processor, stalled-job handler): only the
+ * call that makes the transition releases the quota.
+ */
+export async function failUpload(
+  deps: UploadProcessorDeps,
+  data: UploadJobData,
+  reason: string,
+): Promise<void> {
+  const record = await deps.files.get(data.fileId);
+  if (record?.owner === data.ownerId && await deps.files.failIfPending(data.fileId, reason)) {
+    deps.metrics?.uploadsFailed.inc();
+    await deps.releaseBytes(data.ownerId, record.size);
+  }
+  await deps.staging.remove(data.fileId);
 }
 
 /**
@@ -166,15 +190,13 @@ export async function processUpload(
     return result;
   } catch (error) {
     const reason = reasonOf(error);
+    const cause = error instanceof Error ? error.name : "unknown";
+    const attempt = job.attemptsMade + 1;
     if (isFinalAttempt(job, error)) {
-      deps.log.error("job.failed", { file_id: fileId, attempt: job.attemptsMade + 1, reason });
-      deps.metrics?.uploadsFailed.inc();
-      if (await deps.files.update(fileId, { status: "failed", error: reason })) {
-        await deps.releaseBytes(ownerId, record.size);
-      }
-      await deps.staging.remove(fileId);
+      deps.log.error("job.failed", { file_id: fileId, attempt, reason, cause });
+      await failUpload(deps, job.data, reason);
     } else {
-      deps.log.warn("job.retry", { file_id: fileId, attempt: job.attemptsMade + 1, reason });
+      deps.log.warn("job.retry", { file_id: fileId, attempt, reason, cause });
       await deps.files.update(fileId, { status: "queued", error: reason });
     }
     throw error;

@@ -6,7 +6,12 @@
 import { Worker } from "bullmq";
 import type { Logger } from "../log.ts";
 import { connectQueueRedis, queuePrefix } from "../storage/redis.ts";
-import { processUpload, type UploadProcessorDeps, type UploadResult } from "./encrypt_upload.ts";
+import {
+  failUpload,
+  processUpload,
+  type UploadProcessorDeps,
+  type UploadResult,
+} from "./encrypt_upload.ts";
 import { UPLOAD_QUEUE, type UploadJobData } from "./queue.ts";
 
 /** Options for {@linkcode startUploadWorker}. */
@@ -48,6 +53,21 @@ export function startUploadWorker(
     },
   );
   worker.on("error", (error) => options.log.error("worker.error", { error: error.name }));
+  // A job BullMQ fails on its own (stalled too often: its workers kept dying)
+  // never reaches the processor's last-attempt handling; settle it here.
+  // A no-op when the processor already settled the file.
+  worker.on("failed", async (job) => {
+    try {
+      if (job && await job.getState() === "failed") {
+        await failUpload(deps, job.data, "The upload was interrupted too many times");
+      }
+    } catch (error) {
+      options.log.error("worker.settle_failed", {
+        file_id: job?.data.fileId,
+        error: (error as Error).name,
+      });
+    }
+  });
   return {
     worker,
     [Symbol.asyncDispose]: async () => {

@@ -265,7 +265,7 @@ Deno.test("processUpload() keeps staging for a retry, then after the last attemp
     await assert.rejects(processUpload(fakeJob(record, attempt).job, f.deps), /test/);
     const retrying = (await f.files.get(record.id))!;
     assert.equal(retrying.status, "queued");
-    assert.equal(retrying.error, "Cannot reach the object store: test");
+    assert.equal(retrying.error, "The object store did not accept the encrypted file");
     assert.equal(await f.staging.size(record.id), 1000, "staging is kept for the next attempt");
     assert.deepEqual(f.released, []);
   }
@@ -273,7 +273,7 @@ Deno.test("processUpload() keeps staging for a retry, then after the last attemp
   await assert.rejects(processUpload(fakeJob(record, 4).job, f.deps), /test/);
   const failed = (await f.files.get(record.id))!;
   assert.equal(failed.status, "failed");
-  assert.equal(failed.error, "Cannot reach the object store: test");
+  assert.equal(failed.error, "The object store did not accept the encrypted file");
   await assert.rejects(f.staging.size(record.id), Deno.errors.NotFound);
   assert.deepEqual(f.released, [[record.owner, 1000]]);
 
