@@ -8,10 +8,10 @@
  *
  * @module
  */
-import { fromFileUrl } from "node:path";
+import { fileURLToPath } from "node:url";
 import { flushPrefix, randomKeyBase64, TEST_REDIS_URL } from "../tests/helpers.ts";
 
-const REPO = fromFileUrl(new URL("..", import.meta.url));
+const REPO = fileURLToPath(new URL("..", import.meta.url));
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 20_000;
 
@@ -24,8 +24,7 @@ export interface S3Endpoint {
 /** A subprocess with its output drained into a short tail. */
 class Output {
   readonly lines: string[] = [];
-  readonly #waiters: { match: (line: string) => boolean; resolve: (line: string) => void }[] =
-    [];
+  readonly #waiters: { match: (line: string) => boolean; resolve: (line: string) => void }[] = [];
 
   constructor(stream: ReadableStream<Uint8Array>) {
     this.#drain(stream);
@@ -195,9 +194,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
       AWS_SECRET_ACCESS_KEY: "bench",
     });
   }
-  const profile = options.profileDir
-    ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`]
-    : [];
+  const profile = options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] : [];
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", ...profile, "main.ts"],
     cwd: REPO,

@@ -133,7 +133,8 @@ export function parseCommandArgs(
       strict: true,
     });
   } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0].replace(/\.$/, ""));
+    // Keep the first sentence: "Unknown option '--bogus'".
+    throw new UsageError((error as Error).message.split(/\.(?:\s|$)/)[0]);
   }
   const values = parsed.values as ParsedArgs["values"];
   if (values.help) return undefined;

@@ -116,7 +116,10 @@ export class ProgressBar {
     if (!this.#enabled) return;
     const seconds = (now - this.#started) / 1000;
     const rate = seconds > 0.5 ? this.#done / seconds : undefined;
-    const line = shorten(renderProgress(this.#label, this.#done, this.#total, rate), terminalWidth() - 1);
+    const line = shorten(
+      renderProgress(this.#label, this.#done, this.#total, rate),
+      terminalWidth() - 1,
+    );
     Deno.stderr.writeSync(encoder.encode(`\r\x1b[2K${line}`));
   }
 }

@@ -138,7 +138,9 @@ export async function readPassword(
     return password;
   }
   if (piped) {
-    throw new UsageError("Cannot prompt for a password: stdin is not a terminal (use --password-stdin)");
+    throw new UsageError(
+      "Cannot prompt for a password: stdin is not a terminal (use --password-stdin)",
+    );
   }
   const password = await readSecret("Password: ");
   if (options.confirm && await readSecret("Repeat password: ") !== password) {

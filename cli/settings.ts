@@ -48,14 +48,16 @@ interface CredentialsFile {
 /**
  * Reads the CLI settings from the environment.
  *
- * @param env Usually `Deno.env.toObject()`.
+ * @param env The environment (default: the process's).
  * @returns The settings.
  * @example
  * ```ts
  * const settings = cliSettings({ COFFER_URL: "https://files.example" });
  * ```
  */
-export function cliSettings(env: Record<string, string | undefined>): CliSettings {
+export function cliSettings(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): CliSettings {
   const home = env.HOME || env.USERPROFILE;
   const configDir = env.COFFER_CONFIG_DIR ||
     (env.XDG_CONFIG_HOME
@@ -75,7 +77,9 @@ export function normalizeServer(text: string): string {
   try {
     url = new URL(text);
   } catch {
-    throw new UsageError(`Invalid server URL ${JSON.stringify(text)}: expected http(s)://host[:port]`);
+    throw new UsageError(
+      `Invalid server URL ${JSON.stringify(text)}: expected http(s)://host[:port]`,
+    );
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new UsageError(`Invalid server URL ${JSON.stringify(text)}: expected http or https`);

@@ -182,23 +182,38 @@ export function uploadFile(file, { onProgress, signal }) {
 const POLL_MS = 1000;
 
 /**
+ * Most status streams open at once. Over HTTP/1.1 a browser opens about six
+ * connections per server, and every open EventSource holds one, so files
+ * beyond this many are polled instead, leaving connections for uploads,
+ * downloads and the rest of the page.
+ */
+const MAX_STREAMS = 3;
+let openStreams = 0;
+
+/**
  * Follows a file's status until it is stored or failed: Server-Sent Events
  * (the token goes in `?access_token=` because EventSource cannot send
  * headers; the server never logs query strings), and polling of `/status`
  * when the stream fails or EventSource is missing.
  *
  * @param {string} id File id.
- * @param {(status: {status: string, progress: {percent: number}, error?: string}) => void} onStatus
+ * @param {(status: {status: string, progress: {percent: number}, error?: string},
+ *   via: "events" | "polling") => void} onStatus Called with each state and how it came.
  * @returns {() => void} Stops following.
  */
 export function watchStatus(id, onStatus) {
   let stopped = false;
-  let source;
   let timer;
   const finished = (view) => view.status === "stored" || view.status === "failed";
+  let streaming = false;
+  const closeStream = () => {
+    if (streaming) openStreams--;
+    streaming = false;
+    source?.close();
+  };
   const stop = () => {
     stopped = true;
-    source?.close();
+    closeStream();
     clearTimeout(timer);
   };
   const poll = async () => {
@@ -206,31 +221,35 @@ export function watchStatus(id, onStatus) {
     try {
       const view = await api(`/api/files/${encodeURIComponent(id)}/status`);
       if (stopped) return;
-      onStatus(view);
+      onStatus(view, "polling");
       if (finished(view)) return stop();
     } catch (error) {
       if (error instanceof ApiError && (error.status === 401 || error.status === 404)) {
-        onStatus({ status: "failed", progress: { percent: 0 }, error: error.message });
+        onStatus({ status: "failed", progress: { percent: 0 }, error: error.message }, "polling");
         return stop();
       }
       // Anything else (network, 5xx) is retried on the next tick.
     }
     timer = setTimeout(poll, POLL_MS);
   };
-  if (typeof EventSource !== "function") {
+  const query = new URLSearchParams({ access_token: getToken() ?? "" });
+  const source = typeof EventSource === "function" && openStreams < MAX_STREAMS
+    ? new EventSource(`/api/files/${encodeURIComponent(id)}/events?${query}`)
+    : undefined;
+  if (!source) {
     poll();
     return stop;
   }
-  const query = new URLSearchParams({ access_token: getToken() ?? "" });
-  source = new EventSource(`/api/files/${encodeURIComponent(id)}/events?${query}`);
+  openStreams++;
+  streaming = true;
   source.addEventListener("status", (event) => {
     const view = JSON.parse(event.data);
-    onStatus(view);
+    onStatus(view, "events");
     if (finished(view)) stop();
   });
   source.onerror = () => {
     // The stream broke (or was refused) before the end: poll instead of reconnecting.
-    source.close();
+    closeStream();
     if (!stopped) poll();
   };
   return stop;

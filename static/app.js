@@ -111,11 +111,14 @@ async function enterApp() {
   }
   $("token").value = token;
   startCountdown(token);
+  // Who is signed in, before the page shows it (a refused token signs out here).
+  await refreshUsage();
+  if (!getToken()) return false;
   views.auth.hidden = true;
   views.app.hidden = false;
   views.account.hidden = false;
   document.body.classList.add("signed-in");
-  await Promise.all([refreshUsage(), files.reload()]);
+  await files.reload();
   return true;
 }
 
@@ -174,9 +177,10 @@ authForm.addEventListener("submit", async (event) => {
     const issued = await api("/api/auth/token", { method: "POST", body: { username, password } });
     setToken(issued.access_token);
     $("password").value = "";
-    await enterApp();
-    notify(register ? `Welcome, ${username}. Your account is ready` : `Signed in as ${username}`);
-    $("main").focus();
+    if (await enterApp()) {
+      notify(register ? `Welcome, ${username}. Your account is ready` : `Signed in as ${username}`);
+      $("main").focus();
+    }
   } catch (failure) {
     showAuthError(failure instanceof ApiError ? failure.message : String(failure));
   } finally {

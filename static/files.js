@@ -37,7 +37,7 @@ export function createFileList({ list, empty, error, loadMore, notify, onChange 
   const rows = new Map();
   /** @type {Map<string, () => void>} Stops the status stream of an unfinished file. */
   const watchers = new Map();
-  /** @type {Map<string, Set<(view: StatusView) => void>>} Survive a reload of the list. */
+  /** @type {Map<string, Set<(view: StatusView, via: string) => void>>} Survive a reload. */
   const listeners = new Map();
   let cursor = null;
   let generation = 0;
@@ -75,9 +75,9 @@ export function createFileList({ list, empty, error, loadMore, notify, onChange 
   }
 
   /** Applies a status to the row and tells the file's listeners (upload items). */
-  function publish(id, view) {
+  function publish(id, view, via = "list") {
     applyStatus(id, view);
-    for (const listener of listeners.get(id) ?? []) listener(view);
+    for (const listener of listeners.get(id) ?? []) listener(view, via);
     if (view.status === "stored" || view.status === "failed") listeners.delete(id);
   }
 
@@ -85,7 +85,8 @@ export function createFileList({ list, empty, error, loadMore, notify, onChange 
    * Follows a file's status until it is stored or failed.
    *
    * @param {string} id
-   * @param {(view: StatusView) => void} [listener] Also told about each change.
+   * @param {(view: StatusView, via: string) => void} [listener] Also told about each
+   *   change, and how it came ("events", "polling" or "list").
    */
   function follow(id, listener) {
     if (listener) {
@@ -93,8 +94,8 @@ export function createFileList({ list, empty, error, loadMore, notify, onChange 
       listeners.get(id).add(listener);
     }
     if (watchers.has(id)) return;
-    const stop = watchStatus(id, (view) => {
-      publish(id, view);
+    const stop = watchStatus(id, (view, via) => {
+      publish(id, view, via);
       if (view.status === "stored" || view.status === "failed") {
         watchers.delete(id);
         onChange();
@@ -182,7 +183,10 @@ export function createFileList({ list, empty, error, loadMore, notify, onChange 
         el("p", { class: "file-meta" }, [
           el("span", { text: formatBytes(record.size) }),
           el("span", { class: "dot", text: "·", attrs: { "aria-hidden": "true" } }),
-          el("time", { text: formatDate(record.created_at), attrs: { datetime: record.created_at } }),
+          el("time", {
+            text: formatDate(record.created_at),
+            attrs: { datetime: record.created_at },
+          }),
         ]),
         el("p", { class: "file-error error-text", attrs: { hidden: "" } }),
       ]),
@@ -234,7 +238,9 @@ export function createFileList({ list, empty, error, loadMore, notify, onChange 
       loadMore.hidden = !cursor;
     } catch (failure) {
       if (started !== generation) return;
-      showError(`Cannot list your files: ${failure instanceof ApiError ? failure.message : failure}`);
+      showError(
+        `Cannot list your files: ${failure instanceof ApiError ? failure.message : failure}`,
+      );
     } finally {
       loadMore.disabled = false;
       updateEmpty();

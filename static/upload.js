@@ -5,8 +5,9 @@
  * list), ending in "Stored" or a readable error.
  *
  * Items expose their progress in data attributes (`data-state`,
- * `data-transfer-max`, `data-storing-max`, `data-phases`) so the browser
- * tests can check that both phases ran to the end however fast they were.
+ * `data-transfer-max`, `data-storing-max`, `data-phases`, and
+ * `data-status-via`: "events" or "polling") so the browser tests can check
+ * that both phases ran to the end however fast they were.
  */
 import { uploadFile } from "./api.js";
 import { formatBytes } from "./format.js";
@@ -108,7 +109,10 @@ function createItem(file) {
         return;
       }
       setBar(storing, view.progress.percent, "storingMax");
-      announce(`Encrypting and storing… ${Math.floor(view.progress.percent)}%`, view.progress.percent);
+      announce(
+        `Encrypting and storing… ${Math.floor(view.progress.percent)}%`,
+        view.progress.percent,
+      );
     },
     stored() {
       setBar(storing, 100, "storingMax");
@@ -176,10 +180,12 @@ export function createUploader({ input, dropZone, list, clear, files, notify, on
         item.storing({ status: "queued", progress: { percent: 0 } });
         onAccepted();
         files.upsert(record, true);
-        files.follow(record.id, (view) => {
+        files.follow(record.id, (view, via) => {
+          item.node.dataset.statusVia = via;
           if (view.status === "stored") item.stored();
-          else if (view.status === "failed") item.failed(`Failed: ${view.error ?? "unknown error"}`);
-          else item.storing(view);
+          else if (view.status === "failed") {
+            item.failed(`Failed: ${view.error ?? "unknown error"}`);
+          } else item.storing(view);
           updateClear();
         });
       } catch (failure) {

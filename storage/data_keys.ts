@@ -4,7 +4,7 @@
  * generated and wrapped when an upload is accepted; the worker and the
  * download routes unwrap them. Raw DEKs are never stored or logged.
  */
-import { generateDataKey, type KeyRing, unwrapKey, wrapKey } from "../crypto/mod.ts";
+import { generateDataKey, type KeyRing, rewrapKey, unwrapKey, wrapKey } from "../crypto/mod.ts";
 import type { FileRecord } from "./file_store.ts";
 
 function toBase64(bytes: Uint8Array): string {
@@ -31,4 +31,22 @@ export async function unwrapDataKey(ring: KeyRing, record: FileRecord): Promise<
   }
   const wrapped = Uint8Array.from(atob(record.wrapped_dek), (c) => c.charCodeAt(0));
   return await unwrapKey(ring, { kid: record.kid, wrapped }, record.id);
+}
+
+/**
+ * Re-wraps a record's DEK under the ring's active master key (key rotation;
+ * the ciphertext is untouched).
+ *
+ * @throws {Error} as {@linkcode unwrapDataKey}.
+ */
+export async function rewrapDataKey(
+  ring: KeyRing,
+  record: FileRecord,
+): Promise<Pick<FileRecord, "kid" | "wrapped_dek">> {
+  if (!record.wrapped_dek) {
+    throw new Error(`Cannot re-wrap the key of ${record.id}: it was destroyed`);
+  }
+  const wrapped = Uint8Array.from(atob(record.wrapped_dek), (c) => c.charCodeAt(0));
+  const next = await rewrapKey(ring, { kid: record.kid, wrapped }, record.id);
+  return { kid: next.kid, wrapped_dek: toBase64(next.wrapped) };
 }

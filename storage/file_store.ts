@@ -136,6 +136,24 @@ export class FileStore {
     return (await this.redis.eval(script, 1, `file:${id}`, ...args)) === 1;
   }
 
+  /**
+   * Replaces a record's wrapped key (key rotation) only if it is still
+   * `expected`: a record deleted or shredded meanwhile, or re-wrapped by
+   * another run, is left alone.
+   *
+   * @returns True if the key was replaced.
+   */
+  async replaceWrappedKey(
+    id: string,
+    expected: string,
+    next: Pick<FileRecord, "kid" | "wrapped_dek">,
+  ): Promise<boolean> {
+    const script = `if redis.call('HGET', KEYS[1], 'wrapped_dek') ~= ARGV[1] then return 0 end
+      redis.call('HSET', KEYS[1], 'kid', ARGV[2], 'wrapped_dek', ARGV[3]) return 1`;
+    const args = [expected, next.kid, next.wrapped_dek ?? ""];
+    return (await this.redis.eval(script, 1, `file:${id}`, ...args)) === 1;
+  }
+
   /** Removes fields (e.g. the wrapped key when shredding, or a stale error). */
   async clear(id: string, ...fields: (keyof FileRecord)[]): Promise<void> {
     if (fields.length > 0) await this.redis.hdel(`file:${id}`, ...fields);

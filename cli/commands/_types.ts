@@ -5,11 +5,13 @@
  *
  * @module
  */
-export type { PublicFileRecord as FileRecord } from "../../storage/file_store.ts";
+import type { PublicFileRecord } from "../../storage/file_store.ts";
+
+export type { PublicFileRecord as FileRecord };
 export type { FileStatusView } from "../../routes/file_status.ts";
 
 /** `GET /api/files` */
 export interface FileList {
-  files: import("../../storage/file_store.ts").PublicFileRecord[];
+  files: PublicFileRecord[];
   next_cursor: string | null;
 }

@@ -26,7 +26,7 @@ export const loginCommand: Command<CliContext> = {
   usage: "[USERNAME] [--password-stdin]",
   summary: "Sign in and keep the access token in the config directory (mode 0600).",
   details: "Prompts for the username if it is not given and for the password without echo.\n" +
-    "Scripts pipe the password in: echo \"$PASSWORD\" | deno task cli login alice --password-stdin",
+    'Scripts pipe the password in: echo "$PASSWORD" | deno task cli login alice --password-stdin',
   options: {
     "password-stdin": { type: "boolean", description: "Read the password from stdin" },
     ...SERVER_OPTION,
@@ -44,11 +44,15 @@ export const loginCommand: Command<CliContext> = {
     }
     const password = await readPassword({ fromStdin });
     const client = new ApiClient(server, undefined, context.signal);
-    const issued = await client.json<TokenBody>("/api/auth/token", `Cannot sign in as ${username}`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ username, password }),
-    });
+    const issued = await client.json<TokenBody>(
+      "/api/auth/token",
+      `Cannot sign in as ${username}`,
+      {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ username, password }),
+      },
+    );
     await credentialsOf(context).set(server, {
       username: username.toLowerCase(),
       access_token: issued.access_token,

@@ -145,7 +145,9 @@ export const uploadCommand: Command<CliContext> = {
     if (flag(args, "json")) console.log(JSON.stringify(results, null, 2));
     else {
       for (const file of results) {
-        console.log(`${file.id}  ${file.status.padEnd(7)}  ${formatBytes(file.size)}  ${file.name}`);
+        console.log(
+          `${file.id}  ${file.status.padEnd(7)}  ${formatBytes(file.size)}  ${file.name}`,
+        );
       }
     }
     return failures > 0 ? EXIT_FAILURE : undefined;

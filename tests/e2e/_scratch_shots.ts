@@ -4,10 +4,16 @@ import { randomBytes } from "../helpers.ts";
 import { signUp, startTestServer } from "../test_server.ts";
 import { launchChromium } from "./_browser.ts";
 
-await using server = await startTestServer({ worker: true, config: { quotaBytes: 2 * 1024 * 1024 } });
+await using server = await startTestServer({
+  worker: true,
+  config: { quotaBytes: 2 * 1024 * 1024 },
+});
 await using browser = await launchChromium();
 for (const scheme of ["light", "dark"] as const) {
-  const context = await browser.newContext({ viewport: { width: 375, height: 812 }, colorScheme: scheme });
+  const context = await browser.newContext({
+    viewport: { width: 375, height: 812 },
+    colorScheme: scheme,
+  });
   const page = await context.newPage();
   page.on("console", (m) => console.log("console:", m.text()));
   await page.goto(server.url);
@@ -22,8 +28,16 @@ for (const scheme of ["light", "dark"] as const) {
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.locator("#app-view").waitFor();
   await page.locator("#file-input").setInputFiles([
-    { name: "a-very-long-file-name-without-any-spaces-that-goes-on-and-on-forever.tar.gz", mimeType: "application/octet-stream", buffer: Buffer.from(randomBytes(1000)) },
-    { name: "too-big.iso", mimeType: "application/octet-stream", buffer: Buffer.from(randomBytes(3 * 1024 * 1024)) },
+    {
+      name: "a-very-long-file-name-without-any-spaces-that-goes-on-and-on-forever.tar.gz",
+      mimeType: "application/octet-stream",
+      buffer: Buffer.from(randomBytes(1000)),
+    },
+    {
+      name: "too-big.iso",
+      mimeType: "application/octet-stream",
+      buffer: Buffer.from(randomBytes(3 * 1024 * 1024)),
+    },
   ]);
   await page.waitForTimeout(1500);
   await page.setViewportSize({ width: 375, height: 812 });

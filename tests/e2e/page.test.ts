@@ -15,10 +15,10 @@ import { Buffer } from "node:buffer";
 import type { Dialog, Page } from "playwright-core";
 import { ciphertextSize, decryptStream, parseKeyExport } from "../../crypto/mod.ts";
 import { randomBytes } from "../helpers.ts";
-import { signUp, startTestServer, type TestServer } from "../test_server.ts";
+import { signUp, startTestServer, type TestServer, waitForFile } from "../test_server.ts";
 import { launchChromium } from "./_browser.ts";
 
-const browserTest = { sanitizeResources: false, sanitizeOps: false };
+const browserTest = {};
 const PASSWORD = "correct horse battery staple";
 const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url);
 
@@ -114,7 +114,7 @@ Deno.test({
     await signInThroughForm(page, username, "Create account");
 
     // The token demo: user, token (a JWT), expiry and a countdown that moves.
-    assert.equal(await page.locator("#account-name").textContent(), username);
+    await page.locator("#account-name", { hasText: username }).waitFor();
     const token = await page.getByLabel(/Access token/).inputValue();
     assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
     assert.equal(await page.evaluate(() => sessionStorage.getItem("coffer.token")), token);
@@ -126,6 +126,7 @@ Deno.test({
       return document.getElementById("token-countdown")?.textContent !== text;
     }, before);
     await page.getByRole("button", { name: "Copy token" }).click();
+    await page.locator("#notice", { hasText: "Access token copied" }).waitFor();
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), token);
 
     // Upload 5 MiB: the transfer bar, then the encrypt-and-store bar, each to its end.
@@ -135,8 +136,12 @@ Deno.test({
     assert.equal(await item.getAttribute("data-transfer-max"), "100");
     assert.equal(await item.getAttribute("data-storing-max"), "100");
     assert.equal(await item.getAttribute("data-phases"), "transferring,storing,stored");
+    assert.equal(await item.getAttribute("data-status-via"), "events");
     assert.equal(await item.locator(".upload-status").textContent(), "Stored");
-    assert.equal(await item.getByLabel("Transfer").evaluate((p: HTMLProgressElement) => p.value), 100);
+    assert.equal(
+      await item.getByLabel("Transfer").evaluate((p: HTMLProgressElement) => p.value),
+      100,
+    );
     assert.equal(
       await item.getByLabel("Encrypt & store").evaluate((p: HTMLProgressElement) => p.value),
       100,
@@ -147,13 +152,19 @@ Deno.test({
     assert.match(await row.locator(".file-meta").textContent() ?? "", /5\.0 MiB/);
 
     // Decrypted download through the page: the same bytes.
-    const plain = await downloadFrom(page, () => row.getByRole("button", { name: "Download" }).click());
+    const plain = await downloadFrom(
+      page,
+      () => row.getByRole("button", { name: "Download" }).click(),
+    );
     assert.equal(plain.name, "five.bin");
     assert.equal(plain.bytes.length, original.length);
     assert.deepEqual(plain.bytes, original);
 
     // Encrypted download plus the copied data key decrypt offline to the same bytes.
-    const sealed = await downloadFrom(page, () => row.getByRole("button", { name: "Encrypted" }).click());
+    const sealed = await downloadFrom(
+      page,
+      () => row.getByRole("button", { name: "Encrypted" }).click(),
+    );
     assert.equal(sealed.name, "five.bin.cbl");
     assert.equal(sealed.bytes.length, ciphertextSize(original.length));
     await row.getByRole("button", { name: "Copy key" }).click();
@@ -180,19 +191,23 @@ Deno.test({
     await page.locator("#auth-view").waitFor({ state: "visible" });
     assert.equal(await page.locator("#app-view").isHidden(), true);
     assert.equal(await page.evaluate(() => sessionStorage.getItem("coffer.token")), null);
-    const me = await fetch(`${server.url}/api/me`, { headers: { Authorization: `Bearer ${token}` } });
+    const me = await fetch(`${server.url}/api/me`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
     await me.body?.cancel();
     assert.equal(me.status, 401);
   },
 });
 
 Deno.test({
-  name: "page: shows API errors as text and file names as literal text, never HTML",
+  name: "page: shows API errors and file names as text, never HTML; polls without EventSource",
   ...browserTest,
   async fn() {
     await using session = await openSession();
     const { page, server, dialogs } = session;
     const user = await signUp(server);
+    // A browser without Server-Sent Events: the page falls back to polling /status.
+    await page.addInitScript(() => Reflect.deleteProperty(globalThis, "EventSource"));
     await page.goto(server.url);
 
     // A wrong password reads as the problem's title, not as JSON.
@@ -209,7 +224,9 @@ Deno.test({
     const row = fileRow(page, hostile);
     await row.locator(".badge", { hasText: "Stored" }).waitFor();
     assert.equal(await row.locator(".file-name").textContent(), hostile);
-    assert.equal(await page.locator("#uploads .upload-name").first().textContent(), hostile);
+    const item = page.locator("#uploads .upload").first();
+    assert.equal(await item.locator(".upload-name").textContent(), hostile);
+    assert.equal(await item.getAttribute("data-status-via"), "polling");
     assert.equal(await page.locator("main img").count(), 0);
     // Give a planted handler every chance to run, then check that none did.
     await page.waitForTimeout(300);
@@ -218,6 +235,47 @@ Deno.test({
     // Control: the dialog listener does see an alert when one really happens.
     await page.evaluate(() => alert("control"));
     assert.deepEqual(dialogs.map((d) => d.type), ["alert"]);
+  },
+});
+
+Deno.test({
+  name: "page: lists files newest first, 20 at a time, with Load more",
+  ...browserTest,
+  async fn() {
+    await using session = await openSession();
+    const { page, server } = session;
+    const user = await signUp(server);
+    const ids: string[] = [];
+    for (let i = 0; i < 23; i++) {
+      const response = await fetch(`${server.url}/api/files?name=file-${i}.txt`, {
+        method: "POST",
+        headers: user.headers,
+        body: `file ${i}`,
+      });
+      assert.equal(response.status, 202);
+      ids.push((await response.json()).id);
+    }
+    for (const id of ids) await waitForFile(server, user, id);
+    const first = await (await fetch(`${server.url}/api/files?limit=20`, { headers: user.headers }))
+      .json();
+    const rest = await (await fetch(
+      `${server.url}/api/files?limit=20&cursor=${encodeURIComponent(first.next_cursor)}`,
+      { headers: user.headers },
+    )).json();
+    const expected = [...first.files, ...rest.files].map((file: { name: string }) => file.name);
+
+    await page.goto(server.url);
+    await signInThroughForm(page, user.username, "Sign in");
+    const names = page.locator("#files .file-name");
+    await page.locator(".file").nth(19).waitFor();
+    assert.equal(await page.locator(".file").count(), 20);
+    const loadMore = page.getByRole("button", { name: "Load more" });
+    await loadMore.click();
+    await page.locator(".file").nth(22).waitFor();
+    assert.deepEqual(await names.allTextContents(), expected);
+    assert.equal(expected.length, 23);
+    assert.equal(expected[0], "file-22.txt");
+    await loadMore.waitFor({ state: "hidden" });
   },
 });
 

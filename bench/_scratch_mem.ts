@@ -1,0 +1,16 @@
+import { deleteFile, download, signUp, uploadRaw, waitStored } from "./_client.ts";
+import { randomStream } from "./_data.ts";
+import { startServer } from "./_processes.ts";
+import { MIB } from "./_stats.ts";
+const mib = Number(Deno.args[0] ?? 64);
+await using server = await startServer();
+const user = await signUp(server.url);
+const mb = async () => `rss ${(await server.rss() / 1e6).toFixed(0)} hwm ${(await server.peakRss() / 1e6).toFixed(0)}`;
+console.log("idle", await mb());
+const { record } = await uploadRaw(server.url, user, randomStream(mib * MIB));
+console.log("uploaded", await mb());
+await waitStored(server.url, user, record.id, 600_000);
+console.log("stored", await mb());
+await download(server.url, user, `/api/files/${record.id}/content`);
+console.log("downloaded", await mb());
+await deleteFile(server.url, user, record.id);

@@ -1,0 +1,25 @@
+/**
+ * The client commands, in the order `--help` lists them.
+ *
+ * @module
+ */
+import type { Command } from "../command.ts";
+import type { CliContext } from "../session.ts";
+import { loginCommand, logoutCommand } from "./auth.ts";
+import { decryptCommand } from "./decrypt.ts";
+import { keyCommand, lsCommand, rmCommand, statusCommand } from "./files.ts";
+import { getCommand } from "./get.ts";
+import { uploadCommand } from "./upload.ts";
+
+/** Every client command. */
+export const CLIENT_COMMANDS: Command<CliContext>[] = [
+  loginCommand,
+  logoutCommand,
+  uploadCommand,
+  lsCommand,
+  statusCommand,
+  getCommand,
+  rmCommand,
+  keyCommand,
+  decryptCommand,
+];
