@@ -30,12 +30,12 @@ const PROTECTED_PATHS = [
 ];
 
 /**
- * Creates the HTTP application.
+ * Creates the operations app: middleware, the error handler, `/healthz`,
+ * `/readyz` and `/metrics`. A worker-only process serves just this.
  *
  * @param services Opened dependencies; the app does not close them.
- * @returns The app, ready for `Deno.serve(app.fetch)`.
  */
-export function createApp(services: Services): OpenAPIHono<AppEnv> {
+export function createOpsApp(services: Services): OpenAPIHono<AppEnv> {
   const { log, redis, store, metrics } = services;
   const app = new OpenAPIHono<AppEnv>();
   app.use(
@@ -55,6 +55,18 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
     ]),
   );
   app.route("/", metricsRoutes(services));
+  return app;
+}
+
+/**
+ * Creates the HTTP application: the operations routes, the page, the API
+ * and its documentation.
+ *
+ * @param services Opened dependencies; the app does not close them.
+ * @returns The app, ready for `Deno.serve(app.fetch)`.
+ */
+export function createApp(services: Services): OpenAPIHono<AppEnv> {
+  const app = createOpsApp(services);
   app.route("/", pageRoutes());
   app.route("/", docsRoutes(app));
   app.route("/", authRoutes(services));

@@ -47,6 +47,11 @@ export interface Config {
    */
   jobBackoffMs: number;
   metricsToken?: string;
+  /**
+   * Port on which a worker-only process serves `/healthz`, `/readyz` and
+   * `/metrics` (`COFFER_WORKER_PORT`); unset means no listener.
+   */
+  workerPort?: number;
 }
 
 /** Thrown when one or more environment variables are invalid. */
@@ -122,6 +127,7 @@ const schema = z.object({
   COFFER_JOB_LOCK_MS: integer(1000, 3_600_000).default(30_000),
   COFFER_JOB_BACKOFF_MS: integer(1, 3_600_000).default(1000),
   COFFER_METRICS_TOKEN: optionalText,
+  COFFER_WORKER_PORT: integer(0, 65535).optional(),
 });
 
 /**
@@ -175,5 +181,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     jobLockMs: v.COFFER_JOB_LOCK_MS,
     jobBackoffMs: v.COFFER_JOB_BACKOFF_MS,
     metricsToken: v.COFFER_METRICS_TOKEN,
+    workerPort: v.COFFER_WORKER_PORT,
   };
 }

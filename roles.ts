@@ -6,7 +6,7 @@
  */
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
-import { createApp } from "./app.ts";
+import { createApp, createOpsApp } from "./app.ts";
 import { openServices, type Services } from "./services.ts";
 import { startJanitor } from "./workers/janitor.ts";
 import { startUploadWorker } from "./workers/upload_worker.ts";
@@ -17,14 +17,18 @@ export type Role = "api" | "worker";
 /** How long graceful shutdown waits for open HTTP connections. */
 export const SHUTDOWN_GRACE_MS = 5000;
 
-function startApi(services: Services): AsyncDisposable {
+function serve(
+  services: Services,
+  port: number,
+  fetch: (request: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>,
+): AsyncDisposable {
   const { config, log } = services;
   const server = Deno.serve({
     hostname: config.host,
-    port: config.port,
+    port,
     onListen: ({ hostname, port }) =>
       log.info("api.listening", { url: `http://${hostname}:${port}` }),
-  }, createApp(services).fetch);
+  }, fetch);
   return {
     [Symbol.asyncDispose]: async () => {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -95,7 +99,12 @@ export async function runRoles(
   await using services = await openServices(config, log);
   await using stack = new AsyncDisposableStack();
   if (roles.includes("worker")) stack.use(await startWorkerRole(services));
-  if (roles.includes("api")) stack.use(startApi(services));
+  if (roles.includes("api")) {
+    stack.use(serve(services, config.port, createApp(services).fetch));
+  } else if (config.workerPort !== undefined) {
+    // A worker-only process still answers health checks and scrapes.
+    stack.use(serve(services, config.workerPort, createOpsApp(services).fetch));
+  }
   log.info("process.started", { roles: roles.join(","), object_store: services.store.kind });
   await new Promise<void>((resolve) => {
     if (signal.aborted) resolve();

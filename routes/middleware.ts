@@ -32,7 +32,8 @@ export function requestLogging(log: Logger, observe?: RequestObserver) {
     log.info("http.request", {
       request_id: requestId,
       method: c.req.method,
-      path: c.req.path,
+      // The compatible download routes carry a file name in the path: log the pattern.
+      path: route.includes(":filename") ? route : c.req.path,
       route,
       status: c.res.status,
       ms,

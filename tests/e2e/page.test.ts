@@ -168,7 +168,7 @@ Deno.test({
     assert.equal(sealed.name, "five.bin.cbl");
     assert.equal(sealed.bytes.length, ciphertextSize(original.length));
     await row.getByRole("button", { name: "Copy key" }).click();
-    await page.locator("#notice", { hasText: "copied" }).waitFor();
+    await page.locator("#notice", { hasText: "Data key of “five.bin” copied" }).waitFor();
     assert.equal(dialogs.at(-1)?.type, "confirm");
     assert.match(dialogs.at(-1)?.message ?? "", /Anyone with this key/);
     const exported = parseKeyExport(await page.evaluate(() => navigator.clipboard.readText()));

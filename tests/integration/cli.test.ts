@@ -161,29 +161,32 @@ Deno.test("cli: login, upload, ls, get, key, decrypt, rm, logout", async (t) => 
     assert.equal(printed.format, "c2sp.org/chunked-encryption@v1+AEAD_AES_256_GCM");
   });
 
-  await t.step("decrypt of a tampered, truncated or wrongly keyed file exits 1, no output", async () => {
-    const id = ids["photo.bin"];
-    const ciphertext = await Deno.readFile(join(work.path, `${id}.cbl`));
-    const flipped = ciphertext.slice();
-    flipped[56 + 16400 + 100] ^= 1;
-    await Deno.writeFile(join(work.path, "flipped.cbl"), flipped);
-    await Deno.writeFile(join(work.path, "short.cbl"), ciphertext.slice(0, 56 + 2 * 16400));
-    const otherKey = `${ids["report 2024.txt"]}.key.json`;
-    await Deno.writeTextFile(join(work.path, "bad.key.json"), '{"format":"x"}');
-    const cases = [
-      ["flipped.cbl", `${id}.key.json`, /authentication failed/],
-      ["short.cbl", `${id}.key.json`, /authentication failed/],
-      [`${id}.cbl`, otherKey, /authentication failed/],
-      [`${id}.cbl`, "bad.key.json", /Cannot read key file bad\.key\.json: .*format/],
-    ] as const;
-    for (const [file, key, message] of cases) {
-      const result = await runCli(env, ["decrypt", file, "--key", key, "-o", "out.bin"]);
-      assert.equal(result.code, 1, `${file} with ${key}`);
-      assert.match(result.stderr, message);
-      assert.equal(await exists(join(work.path, "out.bin")), false);
-      assert.deepEqual(await partFiles(work.path), []);
-    }
-  });
+  await t.step(
+    "decrypt of a tampered, truncated or wrongly keyed file exits 1, no output",
+    async () => {
+      const id = ids["photo.bin"];
+      const ciphertext = await Deno.readFile(join(work.path, `${id}.cbl`));
+      const flipped = ciphertext.slice();
+      flipped[56 + 16400 + 100] ^= 1;
+      await Deno.writeFile(join(work.path, "flipped.cbl"), flipped);
+      await Deno.writeFile(join(work.path, "short.cbl"), ciphertext.slice(0, 56 + 2 * 16400));
+      const otherKey = `${ids["report 2024.txt"]}.key.json`;
+      await Deno.writeTextFile(join(work.path, "bad.key.json"), '{"format":"x"}');
+      const cases = [
+        ["flipped.cbl", `${id}.key.json`, /authentication failed/],
+        ["short.cbl", `${id}.key.json`, /authentication failed/],
+        [`${id}.cbl`, otherKey, /authentication failed/],
+        [`${id}.cbl`, "bad.key.json", /Cannot read key file bad\.key\.json: .*format/],
+      ] as const;
+      for (const [file, key, message] of cases) {
+        const result = await runCli(env, ["decrypt", file, "--key", key, "-o", "out.bin"]);
+        assert.equal(result.code, 1, `${file} with ${key}`);
+        assert.match(result.stderr, message);
+        assert.equal(await exists(join(work.path, "out.bin")), false);
+        assert.deepEqual(await partFiles(work.path), []);
+      }
+    },
+  );
 
   await t.step("rm deletes both files and ls is empty", async () => {
     const result = await assertCli(env, ["rm", ids["photo.bin"], ids["report 2024.txt"]]);

@@ -146,3 +146,35 @@ Deno.test("resolveRedis() prefers REDIS_URL, then the default address", async ()
   });
   assert.equal(found.embedded, false);
 });
+
+Deno.test("a worker-only process serves /healthz and /metrics on COFFER_WORKER_PORT", async () => {
+  await using dir = await tempDir();
+  const prefix = uniquePrefix();
+  const port = freePort();
+  const child = runMain({
+    COFFER_WORKER_PORT: String(port),
+    COFFER_DATA_DIR: dir.path,
+    COFFER_REDIS_PREFIX: prefix,
+  }, ["worker"]);
+  try {
+    await waitForOk(`http://127.0.0.1:${port}/healthz`, 15_000);
+    const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+    assert.equal(metrics.status, 200);
+    assert.match(await metrics.text(), /coffer_uploads_stored_total/);
+    const api = await fetch(`http://127.0.0.1:${port}/api/files`);
+    await api.body?.cancel();
+    assert.equal(api.status, 404, "the API itself is not served by a worker");
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 0);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already stopped.
+    }
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+    await child.stderr.cancel().catch(() => {});
+    await flushPrefix(prefix);
+  }
+});

@@ -23,7 +23,7 @@ interface Service {
   healthcheck?: { test?: string | string[]; disable?: boolean };
 }
 
-const compose = parse(read("docker-compose.yml")) as {
+const compose = parse(read("docker-compose.yml"), { merge: true }) as {
   services: Record<string, Service>;
   volumes?: Record<string, unknown>;
 };
@@ -148,7 +148,11 @@ Deno.test("docker-compose.yml starts api and worker only once redis and localsta
     assert.equal(dependsOn?.redis?.condition, "service_healthy", role);
     assert.equal(dependsOn?.localstack?.condition, "service_healthy", role);
   }
-  assert.equal(services.worker.healthcheck?.disable, true, "the worker serves no /healthz");
+  const check = JSON.stringify(services.worker.healthcheck?.test);
+  assert.match(
+    check,
+    new RegExp(`127\\.0\\.0\\.1:${environmentOf("worker").COFFER_WORKER_PORT}/healthz`),
+  );
 });
 
 Deno.test("docker-compose.yml gives both roles every variable they need, named as in config.ts", () => {
@@ -165,7 +169,7 @@ Deno.test("docker-compose.yml gives both roles every variable they need, named a
     }
   }
   const { HOST: _a, ...api } = environmentOf("api");
-  const { HOST: _w, ...worker } = environmentOf("worker");
+  const { HOST: _w, COFFER_WORKER_PORT: _p, ...worker } = environmentOf("worker");
   assert.deepEqual(worker, api, "both roles share Redis, bucket, data dir and keys");
 });
 
