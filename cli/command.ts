@@ -124,6 +124,11 @@ export function parseCommandArgs(
   command: Command<never>,
   args: string[],
 ): ParsedArgs | undefined {
+  // Help wins over anything else on the line, as users expect of `--help`.
+  const end = args.indexOf("--");
+  if (args.slice(0, end < 0 ? undefined : end).some((a) => a === "--help" || a === "-h")) {
+    return undefined;
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -137,7 +142,6 @@ export function parseCommandArgs(
     throw new UsageError((error as Error).message.split(/\.(?:\s|$)/)[0]);
   }
   const values = parsed.values as ParsedArgs["values"];
-  if (values.help) return undefined;
   const [min, max] = command.positionals;
   const count = parsed.positionals.length;
   if (count < min) throw new UsageError(`Missing argument: expected ${command.usage}`);
@@ -191,7 +195,7 @@ export async function runCommand<C extends CommandContext>(
     return (await command.run(parsed, context)) ?? EXIT_OK;
   } catch (error) {
     if (context.signal.aborted) {
-      printError("coffer: interrupted");
+      printError("coffer: Interrupted");
       return EXIT_INTERRUPTED;
     }
     if (error instanceof UsageError) {

@@ -58,3 +58,19 @@ export function safeFileName(name: string, fallback = "download"): string {
   const bounded = [...cleaned].slice(0, 200).join("").trim();
   return bounded === "" ? fallback : bounded;
 }
+
+/**
+ * A short reason for a file-system error (Deno's messages repeat the path
+ * and the syscall).
+ *
+ * @example
+ * ```ts
+ * fsErrorText(new Deno.errors.NotFound("stat '/x'")); // "no such file"
+ * ```
+ */
+export function fsErrorText(error: unknown): string {
+  if (error instanceof Deno.errors.NotFound) return "no such file";
+  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (error instanceof Deno.errors.IsADirectory) return "it is a directory";
+  return ((error as Error)?.message ?? String(error)).replace(/ \(os error \d+\).*$/, "");
+}

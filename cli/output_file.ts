@@ -9,6 +9,7 @@
  */
 import { basename, dirname, join } from "node:path";
 import { CliError } from "./command.ts";
+import { fsErrorText } from "./format.ts";
 
 /** A file being written; dispose it to discard anything not committed. */
 export interface OutputFile extends AsyncDisposable {
@@ -65,7 +66,7 @@ export async function createOutputFile(
   try {
     file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
   } catch (error) {
-    throw new CliError(`Cannot write ${path}: ${(error as Error).message}`, undefined, {
+    throw new CliError(`Cannot write ${path}: ${fsErrorText(error)}`, undefined, {
       cause: error,
     });
   }

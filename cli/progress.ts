@@ -44,7 +44,8 @@ export function renderProgress(
 
 function terminalWidth(): number {
   try {
-    return Deno.consoleSize().columns;
+    const { columns } = Deno.consoleSize();
+    return columns >= 40 ? columns : 80; // 0 on pseudo-terminals without a size
   } catch {
     return 80;
   }

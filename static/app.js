@@ -37,7 +37,7 @@ function notify(text, kind = "info") {
   notice.textContent = text;
   notice.className = `notice notice-${kind}`;
   // The region stays in place (empty when idle) so screen readers keep listening to it.
-  if (kind !== "error") noticeTimer = setTimeout(() => (notice.textContent = ""), 8000);
+  noticeTimer = setTimeout(() => (notice.textContent = ""), kind === "error" ? 20_000 : 8000);
 }
 
 function showAuthError(message) {
@@ -91,7 +91,7 @@ function startCountdown(token) {
   const tick = () => {
     const left = expiresAt - Date.now();
     if (left <= 0) {
-      signOut("Your session expired. Sign in again.", false);
+      signOut("Your session expired: sign in again", false);
       return;
     }
     countdown.textContent = `(in ${formatCountdown(left)})`;
@@ -147,7 +147,7 @@ async function signOut(message, revoke) {
   $("username").focus();
 }
 
-setUnauthorizedHandler(() => signOut("Your session has ended. Sign in again.", false));
+setUnauthorizedHandler(() => signOut("Your session has ended: sign in again", false));
 
 authForm.addEventListener("submit", async (event) => {
   event.preventDefault();

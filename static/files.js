@@ -3,8 +3,9 @@
  * with its name, size, date and a status badge that updates live, and the
  * actions download (decrypted), download encrypted, copy data key, delete.
  *
- * The list also owns the status watchers: one stream per unfinished file,
- * shared by its row and by its upload progress item (see upload.js).
+ * The list also owns the status watchers: one per unfinished file (a status
+ * stream, or polling; see watchStatus in api.js), shared by its row and by its
+ * upload progress item (see upload.js).
  */
 import { api, ApiError, download, watchStatus } from "./api.js";
 import { formatBytes, formatDate } from "./format.js";

@@ -41,11 +41,14 @@ function createItem(file) {
   const storing = progressBar("Encrypt & store");
   storing.bar.removeAttribute("value");
   storing.value.textContent = "";
+  // The visible text names the phase; the hidden part adds the percentage in
+  // steps, so screen readers hear progress without being flooded.
+  const phaseText = el("span", { text: "Waiting to start…" });
+  const percentText = el("span", { class: "visually-hidden" });
   const status = el("p", {
     class: "upload-status",
-    text: "Waiting to start…",
     attrs: { "aria-live": "polite", "aria-atomic": "true" },
-  });
+  }, [phaseText, percentText]);
   const cancel = el("button", {
     class: "button button-small button-quiet",
     text: "Cancel",
@@ -65,19 +68,26 @@ function createItem(file) {
   node.dataset.transferMax = "0";
   node.dataset.storingMax = "0";
   node.dataset.phases = "";
-  let announced = -1;
 
   const phase = (name) => {
     node.dataset.state = name;
     const phases = node.dataset.phases ? node.dataset.phases.split(",") : [];
     if (phases.at(-1) !== name) node.dataset.phases = [...phases, name].join(",");
   };
+  /** Shows the phase text; the percentage only when it enters a new step. */
   const announce = (text, percent) => {
-    const step = Math.floor(percent / ANNOUNCE_STEP);
-    if (step !== announced) {
-      announced = step;
-      status.textContent = text;
+    if (phaseText.textContent !== text) {
+      phaseText.textContent = text;
+      percentText.textContent = "";
     }
+    const step = percent === undefined
+      ? ""
+      : ` ${Math.floor(percent / ANNOUNCE_STEP) * ANNOUNCE_STEP}%`;
+    if (percentText.textContent !== step) percentText.textContent = step;
+  };
+  const finish = (text, className) => {
+    announce(text);
+    status.className = `upload-status ${className}`;
   };
   const setBar = (progress, percent, key) => {
     const rounded = Math.min(100, Math.max(0, Math.floor(percent)));
@@ -90,42 +100,33 @@ function createItem(file) {
     node,
     cancel,
     transferring(percent) {
-      if (node.dataset.state !== "transferring") {
-        phase("transferring");
-        announced = -1;
-      }
+      if (node.dataset.state !== "transferring") phase("transferring");
       setBar(transfer, percent, "transferMax");
-      announce(`Uploading… ${Math.floor(percent)}%`, percent);
+      announce("Uploading…", percent);
     },
     storing(view) {
       if (node.dataset.state !== "storing") {
         phase("storing");
         cancel.hidden = true;
-        announced = -1;
       }
       if (view.status === "queued") {
         storing.bar.removeAttribute("value");
-        announce("Uploaded. Waiting to be encrypted…", 0);
+        announce("Uploaded. Waiting to be encrypted…");
         return;
       }
       setBar(storing, view.progress.percent, "storingMax");
-      announce(
-        `Encrypting and storing… ${Math.floor(view.progress.percent)}%`,
-        view.progress.percent,
-      );
+      announce("Encrypting and storing…", view.progress.percent);
     },
     stored() {
       setBar(storing, 100, "storingMax");
       phase("stored");
-      status.textContent = "Stored";
-      status.className = "upload-status upload-status-ok";
+      finish("Stored", "upload-status-ok");
     },
     failed(message) {
       phase("failed");
       cancel.hidden = true;
       if (!storing.bar.hasAttribute("value")) storing.bar.value = 0;
-      status.textContent = message;
-      status.className = "upload-status error-text";
+      finish(message, "error-text");
     },
   };
 }

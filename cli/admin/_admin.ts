@@ -58,16 +58,19 @@ export async function openAdminServices(config: Config): Promise<Services> {
       await Deno.stat(`${config.dataDir}/master.keys`);
     } catch {
       throw new CliError(
-        `Cannot find master keys: COFFER_MASTER_KEYS is not set and ${config.dataDir}/master.keys ` +
-          "does not exist (set COFFER_DATA_DIR to the server's data directory)",
+        "Cannot find master keys: COFFER_MASTER_KEYS is not set and " +
+          `${config.dataDir}/master.keys does not exist ` +
+          "(set COFFER_DATA_DIR to the server's data directory)",
       );
     }
   }
   try {
-    return await openServices(
-      { ...config, redisUrl: config.redisUrl ?? "redis://127.0.0.1:6379" },
-      adminLogger,
-    );
+    return await openServices({
+      ...config,
+      redisUrl: config.redisUrl ?? "redis://127.0.0.1:6379",
+      // Admin tasks issue no tokens: never generate a JWT secret file for them.
+      jwtSecret: config.jwtSecret ?? crypto.getRandomValues(new Uint8Array(32)),
+    }, adminLogger);
   } catch (error) {
     if (error instanceof RedisUnavailableError) throw new CliError(error.message);
     throw error;

@@ -219,7 +219,8 @@ export function describeRotation(report: RotationReport, kids: readonly string[]
   if (report.failures.length > 0) lines.push(`Failed: ${report.failures.length} (see above)`);
   else if (files.inFlight === 0) {
     lines.push(
-      `Nothing is left under another key: older keys can be removed once every process runs with ${report.activeKid} first`,
+      "Nothing is left under another key: older keys can be removed from COFFER_MASTER_KEYS " +
+        `once every process runs with ${report.activeKid} first`,
     );
   }
   return lines.join("\n");

@@ -18,7 +18,7 @@ import {
   stringOption,
   UsageError,
 } from "../command.ts";
-import { formatBytes } from "../format.ts";
+import { formatBytes, fsErrorText } from "../format.ts";
 import { createOutputFile, outputPath } from "../output_file.ts";
 import { ProgressBar } from "../progress.ts";
 
@@ -27,7 +27,7 @@ async function readKeyFile(path: string) {
   try {
     text = await Deno.readTextFile(path);
   } catch (error) {
-    throw new CliError(`Cannot read key file ${path}: ${(error as Error).message}`);
+    throw new CliError(`Cannot read key file ${path}: ${fsErrorText(error)}`);
   }
   try {
     return parseKeyExport(text);
@@ -65,7 +65,7 @@ export const decryptCommand: Command<CommandContext> = {
     try {
       source = await Deno.open(input, { read: true });
     } catch (error) {
-      throw new CliError(`${action}: ${(error as Error).message}`);
+      throw new CliError(`${action}: ${fsErrorText(error)}`);
     }
     using file = source;
     const size = (await file.stat()).size;
@@ -90,7 +90,7 @@ export const decryptCommand: Command<CommandContext> = {
         );
       }
       if (context.signal.aborted) throw error;
-      throw new CliError(`${action}: ${(error as Error).message}`);
+      throw new CliError(`${action}: ${fsErrorText(error)}`);
     }
     bar.finish();
     await out.commit();

@@ -9,7 +9,7 @@
 import { basename, extname } from "node:path";
 import type { ApiClient } from "../client.ts";
 import { CliError, type Command, EXIT_FAILURE, flag, stringOption } from "../command.ts";
-import { formatBytes } from "../format.ts";
+import { formatBytes, fsErrorText } from "../format.ts";
 import { ProgressBar } from "../progress.ts";
 import { type CliContext, JSON_OPTION, SERVER_OPTION, signedInClient } from "../session.ts";
 import type { FileRecord, FileStatusView } from "./_types.ts";
@@ -53,7 +53,7 @@ async function sendFile(
   try {
     info = await Deno.stat(path);
   } catch (error) {
-    throw new CliError(`${action}: ${(error as Error).message}`);
+    throw new CliError(`${action}: ${fsErrorText(error)}`);
   }
   if (!info.isFile) throw new CliError(`${action}: not a regular file`);
   using file = await Deno.open(path, { read: true });

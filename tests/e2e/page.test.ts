@@ -1,24 +1,42 @@
-/// <reference lib="dom" />
 /**
  * The browser page, end to end in headless Chromium against a real API and
  * worker: register and sign in, the token demo, uploads with both progress
  * phases, downloads compared byte for byte, the data key, delete, sign out,
  * hostile file names, and a screenshot of the signed-in page.
  *
- * The sanitizers are off for the browser tests: playwright-core keeps its
- * pipe to Chromium and the child-process watchers open until the browser has
- * fully exited, which Deno sees as leaked resources and ops even though
- * every browser and server is closed in `finally` (`await using`).
+ * Every server, browser and context is closed by `await using`, so Deno's
+ * resource and op sanitizers stay on.
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import type { Dialog, Page } from "playwright-core";
 import { ciphertextSize, decryptStream, parseKeyExport } from "../../crypto/mod.ts";
 import { randomBytes } from "../helpers.ts";
-import { signUp, startTestServer, type TestServer, waitForFile } from "../test_server.ts";
+import {
+  signUp,
+  startTestServer,
+  type TestServer,
+  type TestServerOptions,
+  waitForFile,
+} from "../test_server.ts";
 import { launchChromium } from "./_browser.ts";
 
-const browserTest = {};
+// The few browser globals that callbacks run inside the page use. They are
+// declared here rather than with `/// <reference lib="dom" />`, which would
+// change the global types of every file `deno check .` sees.
+interface PageElement {
+  dataset: Record<string, string | undefined>;
+  textContent: string | null;
+}
+declare const document: {
+  querySelectorAll(selector: string): Iterable<PageElement>;
+  getElementById(id: string): PageElement | null;
+  documentElement: { scrollWidth: number };
+};
+declare class DataTransfer {
+  items: { add(file: File): void };
+}
+
 const PASSWORD = "correct horse battery staple";
 const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url);
 
@@ -30,9 +48,9 @@ interface Session extends AsyncDisposable {
 }
 
 /** A real server with its worker, a browser, and one page on the server's origin. */
-async function openSession(): Promise<Session> {
+async function openSession(config: TestServerOptions["config"] = {}): Promise<Session> {
   await using stack = new AsyncDisposableStack();
-  const server = stack.use(await startTestServer({ worker: true }));
+  const server = stack.use(await startTestServer({ worker: true, config }));
   const browser = stack.use(await launchChromium());
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
@@ -75,7 +93,7 @@ async function uploadThroughInput(page: Page, files: { name: string; bytes: Uint
 async function waitForStoredUploads(page: Page, count: number) {
   await page.waitForFunction(
     (n) => {
-      const items = [...document.querySelectorAll<HTMLElement>("#uploads .upload")];
+      const items = [...document.querySelectorAll("#uploads .upload")];
       const failed = items.find((item) => item.dataset.state === "failed");
       if (failed) throw new Error(`Upload failed: ${failed.textContent}`);
       return items.filter((item) => item.dataset.state === "stored").length >= n;
@@ -89,6 +107,11 @@ function fileRow(page: Page, name: string) {
   return page.locator(".file").filter({
     has: page.locator(".file-name").getByText(name, { exact: true }),
   });
+}
+
+/** The page's clipboard (the context is granted clipboard-read). */
+async function readClipboard(page: Page): Promise<string> {
+  return await page.evaluate("navigator.clipboard.readText()") as string;
 }
 
 /** Clicks a button that starts a download and returns the downloaded bytes. */
@@ -105,7 +128,6 @@ async function decrypt(ciphertext: Uint8Array, key: Uint8Array, context: Uint8Ar
 
 Deno.test({
   name: "page: register, upload 5 MiB with both progress phases, download, key, delete, sign out",
-  ...browserTest,
   async fn() {
     await using session = await openSession();
     const { page, server, dialogs } = session;
@@ -127,7 +149,7 @@ Deno.test({
     }, before);
     await page.getByRole("button", { name: "Copy token" }).click();
     await page.locator("#notice", { hasText: "Access token copied" }).waitFor();
-    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), token);
+    assert.equal(await readClipboard(page), token);
 
     // Upload 5 MiB: the transfer bar, then the encrypt-and-store bar, each to its end.
     const original = randomBytes(5 * 1024 * 1024);
@@ -138,14 +160,8 @@ Deno.test({
     assert.equal(await item.getAttribute("data-phases"), "transferring,storing,stored");
     assert.equal(await item.getAttribute("data-status-via"), "events");
     assert.equal(await item.locator(".upload-status").textContent(), "Stored");
-    assert.equal(
-      await item.getByLabel("Transfer").evaluate((p: HTMLProgressElement) => p.value),
-      100,
-    );
-    assert.equal(
-      await item.getByLabel("Encrypt & store").evaluate((p: HTMLProgressElement) => p.value),
-      100,
-    );
+    assert.equal(await item.getByLabel("Transfer").getAttribute("value"), "100");
+    assert.equal(await item.getByLabel("Encrypt & store").getAttribute("value"), "100");
     const row = fileRow(page, "five.bin");
     await row.locator(".badge", { hasText: "Stored" }).waitFor();
     assert.equal(await row.getAttribute("data-status"), "stored");
@@ -171,7 +187,7 @@ Deno.test({
     await page.locator("#notice", { hasText: "Data key of “five.bin” copied" }).waitFor();
     assert.equal(dialogs.at(-1)?.type, "confirm");
     assert.match(dialogs.at(-1)?.message ?? "", /Anyone with this key/);
-    const exported = parseKeyExport(await page.evaluate(() => navigator.clipboard.readText()));
+    const exported = parseKeyExport(await readClipboard(page));
     assert.deepEqual(await decrypt(sealed.bytes, exported.key, exported.context), original);
 
     // Delete after confirming.
@@ -201,7 +217,6 @@ Deno.test({
 
 Deno.test({
   name: "page: shows API errors and file names as text, never HTML; polls without EventSource",
-  ...browserTest,
   async fn() {
     await using session = await openSession();
     const { page, server, dialogs } = session;
@@ -239,8 +254,25 @@ Deno.test({
 });
 
 Deno.test({
+  name: "page: signs out by itself when the access token expires",
+  async fn() {
+    await using session = await openSession({ tokenTtlSeconds: 3 });
+    const { page, server } = session;
+    const user = await signUp(server);
+    await page.goto(server.url);
+    await signInThroughForm(page, user.username, "Sign in");
+    assert.match(await page.locator("#token-countdown").textContent() ?? "", /^\(in 0:0[1-3]\)$/);
+    await page.locator("#auth-view").waitFor({ state: "visible", timeout: 6000 });
+    assert.equal(
+      await page.locator("#notice").textContent(),
+      "Your session expired: sign in again",
+    );
+    assert.equal(await page.evaluate(() => sessionStorage.getItem("coffer.token")), null);
+  },
+});
+
+Deno.test({
   name: "page: lists files newest first, 20 at a time, with Load more",
-  ...browserTest,
   async fn() {
     await using session = await openSession();
     const { page, server } = session;
@@ -281,7 +313,6 @@ Deno.test({
 
 Deno.test({
   name: "page: screenshots of the signed-in page at desktop and 375 px width",
-  ...browserTest,
   async fn() {
     await using session = await openSession();
     const { page, server } = session;

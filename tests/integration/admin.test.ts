@@ -118,7 +118,7 @@ async function runTask(name: string, args: string[], env: Record<string, string>
   }
 }
 
-Deno.test("rotateKeys() re-wraps every key under the new master key; a rerun changes nothing", async (t) => {
+Deno.test("rotateKeys() re-wraps every key under the new master key", async (t) => {
   const oldKey = masterKey("old");
   const newKey = masterKey("new");
   await using server = await startTestServer({ worker: true, config: { masterKeys: [oldKey] } });
@@ -172,6 +172,14 @@ Deno.test("rotateKeys() re-wraps every key under the new master key; a rerun cha
     assert.deepEqual(again, sidecars);
   });
 
+  await t.step("a lost sidecar is rewritten from the record", async () => {
+    await store.delete(sidecarKey(files[0].owner, files[0].id));
+    const report = await rotateKeys(rotating);
+    assert.deepEqual([report.files.sidecarsRewritten, report.files.current], [1, 2]);
+    const sidecar = await readKeySidecar(store, sidecarKey(files[0].owner, files[0].id));
+    assert.equal(sidecar.wrapped_dek, (await rotating.files.get(files[0].id))?.wrapped_dek);
+  });
+
   await t.step("deno task keys:rotate runs the same rotation (nothing left to do)", async () => {
     const result = await runTask("keys:rotate", ["--json"], deploymentEnv(rotating.config));
     assert.equal(result.code, 0, result.stderr);
@@ -196,7 +204,7 @@ Deno.test("rotateKeys() re-wraps every key under the new master key; a rerun cha
   });
 });
 
-Deno.test("reindex() rebuilds users and files from the bucket after Redis lost everything", async (t) => {
+Deno.test("reindex() rebuilds users and files after Redis lost everything", async (t) => {
   await using server = await startTestServer({ worker: true, s3: true });
   const [alice, bob, carol] = [await signUp(server), await signUp(server), await signUp(server)];
   const files = [
@@ -283,7 +291,7 @@ Deno.test("reindex() rebuilds users and files from the bucket after Redis lost e
   });
 });
 
-Deno.test("addUser() creates an account that signs in; deno task user:add reads stdin", async (t) => {
+Deno.test("addUser() and deno task user:add create accounts that sign in", async (t) => {
   await using server = await startTestServer();
 
   await t.step("addUser() folds case and the user signs in", async () => {
