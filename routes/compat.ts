@@ -12,16 +12,12 @@ import type { Services } from "../services.ts";
 import { publicRecord } from "../storage/file_store.ts";
 import { serveCiphertext, servePlaintext } from "./downloads.ts";
 import { bearerSecurity, createRouter, problem } from "./openapi.ts";
-import { FileRecordSchema } from "./schemas.ts";
+import { binaryResponse, FileRecordSchema } from "./schemas.ts";
 import { acceptUploadRequest } from "./uploads.ts";
 
 const NameParam = z.object({
   filename: z.string().min(1).max(1024).openapi({ param: { name: "filename", in: "path" } }),
 });
-
-const binary = {
-  "application/octet-stream": { schema: z.any().openapi({ type: "string", format: "binary" }) },
-};
 
 const listRoute = createRoute({
   method: "get",
@@ -56,7 +52,7 @@ const downloadRoute = (path: string, summary: string) =>
     security: bearerSecurity,
     request: { params: NameParam },
     responses: {
-      200: { description: "The file", content: binary },
+      200: binaryResponse("The file"),
       404: problem("No stored file of that name"),
     },
   });

@@ -12,7 +12,7 @@ import type { FileRecord } from "../storage/file_store.ts";
 import type { UploadProgress } from "../workers/queue.ts";
 import { ownedFile } from "./owned_file.ts";
 import { bearerSecurity, createRouter, problem } from "./openapi.ts";
-import { FileStatusSchema } from "./schemas.ts";
+import { FileIdParam, FileStatusSchema } from "./schemas.ts";
 
 /** What status and events report. */
 export interface FileStatusView {
@@ -41,14 +41,12 @@ async function statusOf(services: Services, record: FileRecord): Promise<FileSta
   };
 }
 
-const IdParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) });
-
 const statusRoute = createRoute({
   method: "get",
   path: "/api/files/{id}/status",
   summary: "Status and encryption progress of an upload",
   security: bearerSecurity,
-  request: { params: IdParam },
+  request: { params: FileIdParam },
   responses: {
     200: {
       description: "Current status",
@@ -64,7 +62,7 @@ const eventsRoute = createRoute({
   summary:
     "Server-Sent Events: status and progress until stored or failed (?access_token= accepted)",
   security: bearerSecurity,
-  request: { params: IdParam },
+  request: { params: FileIdParam },
   responses: {
     200: {
       description: "An event stream of FileStatus objects",

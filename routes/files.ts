@@ -14,16 +14,7 @@ import { deleteFile } from "../storage/delete_file.ts";
 import { serveCiphertext, servePlaintext } from "./downloads.ts";
 import { ownedFile, storedFile } from "./owned_file.ts";
 import { bearerSecurity, createRouter, problem } from "./openapi.ts";
-import { FileListSchema, FileRecordSchema } from "./schemas.ts";
-
-const IdParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) });
-
-const binary = (description: string) => ({
-  description,
-  content: {
-    "application/octet-stream": { schema: z.any().openapi({ type: "string", format: "binary" }) },
-  },
-});
+import { binaryResponse, FileIdParam, FileListSchema, FileRecordSchema } from "./schemas.ts";
 
 const listRoute = createRoute({
   method: "get",
@@ -51,7 +42,7 @@ const getRoute = createRoute({
   path: "/api/files/{id}",
   summary: "One file record",
   security: bearerSecurity,
-  request: { params: IdParam },
+  request: { params: FileIdParam },
   responses: {
     200: {
       description: "The record",
@@ -66,10 +57,10 @@ const contentRoute = createRoute({
   path: "/api/files/{id}/content",
   summary: "Download the decrypted file (Range supported)",
   security: bearerSecurity,
-  request: { params: IdParam },
+  request: { params: FileIdParam },
   responses: {
-    200: binary("The plaintext, streamed"),
-    206: binary("The requested byte range"),
+    200: binaryResponse("The plaintext, streamed"),
+    206: binaryResponse("The requested byte range"),
     404: problem("No such file of yours"),
     409: problem("The file is not stored yet"),
     416: problem("Range not satisfiable"),
@@ -82,10 +73,10 @@ const ciphertextRoute = createRoute({
   path: "/api/files/{id}/ciphertext",
   summary: "Download the stored Cobblestone ciphertext (Range supported)",
   security: bearerSecurity,
-  request: { params: IdParam },
+  request: { params: FileIdParam },
   responses: {
-    200: binary("The ciphertext, streamed"),
-    206: binary("The requested byte range"),
+    200: binaryResponse("The ciphertext, streamed"),
+    206: binaryResponse("The requested byte range"),
     404: problem("No such file of yours"),
     409: problem("The file is not stored yet"),
     416: problem("Range not satisfiable"),
@@ -104,7 +95,7 @@ const keyRoute = createRoute({
   path: "/api/files/{id}/key",
   summary: "Export the file's data key for offline decryption",
   security: bearerSecurity,
-  request: { params: IdParam },
+  request: { params: FileIdParam },
   responses: {
     200: {
       description: "The key export",
@@ -120,7 +111,7 @@ const deleteRoute = createRoute({
   path: "/api/files/{id}",
   summary: "Delete a file: key, ciphertext, record and staging",
   security: bearerSecurity,
-  request: { params: IdParam },
+  request: { params: FileIdParam },
   responses: { 204: { description: "Deleted" }, 404: problem("No such file of yours") },
 });
 

@@ -34,3 +34,18 @@ export const FileListSchema = z.object({
   files: z.array(FileRecordSchema),
   next_cursor: z.string().nullable(),
 }).openapi("FileList");
+
+/** The `:id` path parameter of every file route. */
+export const FileIdParam = z.object({
+  id: z.string().openapi({ param: { name: "id", in: "path" } }),
+});
+
+/** A streamed binary response entry for `createRoute({ responses })`. */
+export function binaryResponse(description: string) {
+  return {
+    description,
+    content: {
+      "application/octet-stream": { schema: z.any().openapi({ type: "string", format: "binary" }) },
+    },
+  };
+}

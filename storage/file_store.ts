@@ -31,18 +31,7 @@ export interface FileRecord {
 }
 
 /** The record as the API shows it: no key material, no owner. */
-export interface PublicFileRecord {
-  id: string;
-  name: string;
-  size: number;
-  content_type: string;
-  status: FileStatus;
-  created_at: string;
-  stored_at?: string;
-  ciphertext_size?: number;
-  sha256?: string;
-  error?: string;
-}
+export type PublicFileRecord = Omit<FileRecord, "owner" | "kid" | "wrapped_dek">;
 
 /** One page of a listing. */
 export interface FilePage {

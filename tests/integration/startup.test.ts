@@ -27,6 +27,18 @@ function runMain(env: Record<string, string>, args: string[] = []) {
   }).spawn();
 }
 
+/** Kills the process if it still runs, waits for it and releases its pipes. */
+async function stopChild(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // Already stopped.
+  }
+  await child.status;
+  await child.stdout.cancel().catch(() => {});
+  await child.stderr.cancel().catch(() => {});
+}
+
 async function waitForOk(url: string, timeoutMs: number): Promise<number> {
   const started = Date.now();
   while (Date.now() - started < timeoutMs) {
@@ -65,14 +77,7 @@ Deno.test("main.ts serves /healthz and /readyz with no settings and stops on SIG
     const output = new TextDecoder().decode((await child.output().catch(() => null))?.stdout);
     assert.doesNotMatch(output, /"key"|secret":/);
   } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Already stopped.
-    }
-    await child.status;
-    await child.stdout.cancel().catch(() => {});
-    await child.stderr.cancel().catch(() => {});
+    await stopChild(child);
     await flushPrefix(prefix);
   }
 });
@@ -167,14 +172,7 @@ Deno.test("a worker-only process serves /healthz and /metrics on COFFER_WORKER_P
     child.kill("SIGTERM");
     assert.equal((await child.status).code, 0);
   } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Already stopped.
-    }
-    await child.status;
-    await child.stdout.cancel().catch(() => {});
-    await child.stderr.cancel().catch(() => {});
+    await stopChild(child);
     await flushPrefix(prefix);
   }
 });
