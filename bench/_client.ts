@@ -5,7 +5,13 @@
  *
  * @module
  */
-import { multipartStream } from "./_data.ts";
+import { multipartBody } from "./_data.ts";
+import { postStream } from "./_http_post.ts";
+
+/** No single request of a benchmark may take longer than this. */
+export const REQUEST_TIMEOUT_MS = 10 * 60_000;
+
+const requestSignal = () => AbortSignal.timeout(REQUEST_TIMEOUT_MS);
 
 /** A signed-in benchmark user. */
 export interface BenchUser {
@@ -41,6 +47,7 @@ export async function signUp(url: string): Promise<BenchUser> {
     method: "POST",
     headers,
     body: credentials,
+    signal: requestSignal(),
   });
   await expectStatus(registered, 201, "register");
   const { id } = await registered.json();
@@ -48,6 +55,7 @@ export async function signUp(url: string): Promise<BenchUser> {
     method: "POST",
     headers,
     body: credentials,
+    signal: requestSignal(),
   });
   await expectStatus(issued, 200, "sign in");
   const { access_token: token } = await issued.json();
@@ -60,8 +68,62 @@ export interface Accepted {
   ms: number;
 }
 
-/** Uploads `body` as a raw request body (`POST /api/files?name=`); times it to the 202. */
+function accepted(status: number, text: string, start: number, what: string): Accepted {
+  if (status !== 202) throw new Error(`Cannot ${what}: HTTP ${status} ${text}`);
+  return { record: JSON.parse(text) as BenchRecord, ms: performance.now() - start };
+}
+
+/**
+ * Uploads `size` bytes as a raw request body (`POST /api/files?name=`) with
+ * Content-Length, as curl sends a file; times it to the 202.
+ */
 export async function uploadRaw(
+  url: string,
+  user: BenchUser,
+  body: ReadableStream<Uint8Array>,
+  size: number,
+  name = "bench.bin",
+): Promise<Accepted> {
+  const start = performance.now();
+  const { status, text } = await postStream(
+    `${url}/api/files?name=${encodeURIComponent(name)}`,
+    { ...user.headers, "Content-Type": "application/octet-stream" },
+    body,
+    size,
+    REQUEST_TIMEOUT_MS,
+  );
+  return accepted(status, text, start, "upload");
+}
+
+/**
+ * Uploads `size` bytes as multipart/form-data (field `file`) with
+ * Content-Length, as a browser sends a form; times it to the 202.
+ */
+export async function uploadMultipart(
+  url: string,
+  user: BenchUser,
+  data: ReadableStream<Uint8Array>,
+  size: number,
+  name = "bench.bin",
+): Promise<Accepted> {
+  const boundary = `----coffer-bench-${crypto.randomUUID()}`;
+  const { body, length } = multipartBody(data, size, boundary, name);
+  const start = performance.now();
+  const { status, text } = await postStream(
+    `${url}/api/files`,
+    { ...user.headers, "Content-Type": `multipart/form-data; boundary=${boundary}` },
+    body,
+    length,
+    REQUEST_TIMEOUT_MS,
+  );
+  return accepted(status, text, start, "upload (multipart)");
+}
+
+/**
+ * Uploads a raw body through Deno's `fetch`, which sends a stream chunked,
+ * one frame per piece — as `deno task cli upload` does; times it to the 202.
+ */
+export async function uploadRawFetch(
   url: string,
   user: BenchUser,
   body: ReadableStream<Uint8Array>,
@@ -72,29 +134,9 @@ export async function uploadRaw(
     method: "POST",
     headers: { ...user.headers, "Content-Type": "application/octet-stream" },
     body,
+    signal: requestSignal(),
   });
-  await expectStatus(response, 202, "upload");
-  const record = await response.json();
-  return { record, ms: performance.now() - start };
-}
-
-/** Uploads `body` as multipart/form-data (field `file`); times it to the 202. */
-export async function uploadMultipart(
-  url: string,
-  user: BenchUser,
-  body: ReadableStream<Uint8Array>,
-  name = "bench.bin",
-): Promise<Accepted> {
-  const boundary = `----coffer-bench-${crypto.randomUUID()}`;
-  const start = performance.now();
-  const response = await fetch(`${url}/api/files`, {
-    method: "POST",
-    headers: { ...user.headers, "Content-Type": `multipart/form-data; boundary=${boundary}` },
-    body: multipartStream(body, boundary, name),
-  });
-  await expectStatus(response, 202, "upload (multipart)");
-  const record = await response.json();
-  return { record, ms: performance.now() - start };
+  return accepted(response.status, await response.text(), start, "upload (fetch)");
 }
 
 /**
@@ -111,7 +153,10 @@ export async function waitStored(
 ): Promise<BenchRecord> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const response = await fetch(`${url}/api/files/${id}`, { headers: user.headers });
+    const response = await fetch(`${url}/api/files/${id}`, {
+      headers: user.headers,
+      signal: requestSignal(),
+    });
     await expectStatus(response, 200, "read the file record");
     const record: BenchRecord = await response.json();
     if (record.status === "stored") return record;
@@ -143,7 +188,7 @@ export async function download(
   const headers: Record<string, string> = { ...user.headers };
   if (range) headers.Range = `bytes=${range}`;
   const start = performance.now();
-  const response = await fetch(`${url}${path}`, { headers });
+  const response = await fetch(`${url}${path}`, { headers, signal: requestSignal() });
   await expectStatus(response, range ? 206 : 200, `download ${path}`);
   const reader = response.body!.getReader();
   let ttfbMs = NaN;
@@ -160,6 +205,7 @@ export async function deleteFile(url: string, user: BenchUser, id: string): Prom
   const response = await fetch(`${url}/api/files/${id}`, {
     method: "DELETE",
     headers: user.headers,
+    signal: requestSignal(),
   });
   await expectStatus(response, 204, "delete");
 }

@@ -18,23 +18,28 @@ function randomBlock(): Uint8Array {
 }
 
 /**
- * A stream of `length` pseudo-random bytes in fresh pieces of up to 1 MiB
- * (consumers may keep the pieces they receive).
+ * A stream of `length` pseudo-random bytes in fresh pieces (consumers may
+ * keep the pieces they receive).
  *
  * @param length Bytes to produce.
+ * @param pieceSize Bytes per piece: 1 MiB, or a power of two below it.
  * @returns The stream; nothing is generated until it is read.
  */
-export function randomStream(length: number): ReadableStream<Uint8Array<ArrayBuffer>> {
+export function randomStream(
+  length: number,
+  pieceSize = MIB,
+): ReadableStream<Uint8Array<ArrayBuffer>> {
   const block = randomBlock();
   let offset = 0;
   let counter = 0;
   return new ReadableStream({
     pull(controller) {
       if (offset >= length) return controller.close();
-      const piece = block.slice(0, Math.min(MIB, length - offset));
+      const at = offset % MIB;
+      const piece = block.slice(at, at + Math.min(pieceSize, length - offset));
       const view = new DataView(piece.buffer);
       counter++;
-      for (let at = 0; at + 4 <= piece.length; at += PAGE) view.setUint32(at, counter);
+      for (let page = 0; page + 4 <= piece.length; page += PAGE) view.setUint32(page, counter);
       offset += piece.length;
       controller.enqueue(piece);
     },
@@ -66,14 +71,17 @@ export async function writeFileDirect(path: string, body: ReadableStream<Uint8Ar
  * A multipart/form-data body with one file part (field `file`) around `data`.
  *
  * @param data The file content.
+ * @param size Its length in bytes.
  * @param boundary The boundary (also put it in the Content-Type header).
  * @param filename The part's file name.
+ * @returns The body and its exact length.
  */
-export function multipartStream(
+export function multipartBody(
   data: ReadableStream<Uint8Array>,
+  size: number,
   boundary: string,
   filename: string,
-): ReadableStream<Uint8Array> {
+): { body: ReadableStream<Uint8Array>; length: number } {
   const encoder = new TextEncoder();
   const head = encoder.encode(
     `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\n` +
@@ -82,7 +90,7 @@ export function multipartStream(
   const tail = encoder.encode(`\r\n--${boundary}--\r\n`);
   const reader = data.getReader();
   let stage: "head" | "body" | "done" = "head";
-  return new ReadableStream({
+  const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       if (stage === "head") {
         stage = "body";
@@ -96,4 +104,5 @@ export function multipartStream(
     },
     cancel: (reason) => reader.cancel(reason),
   }, { highWaterMark: 0 });
+  return { body, length: head.length + size + tail.length };
 }

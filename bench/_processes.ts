@@ -15,6 +15,31 @@ const REPO = fileURLToPath(new URL("..", import.meta.url));
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 20_000;
 
+/** Cleanups of every subprocess still running, for {@linkcode stopAllProcesses}. */
+const running = new Set<() => Promise<void>>();
+
+/**
+ * Stops every subprocess this module started and is still running (on
+ * SIGINT/SIGTERM of the benchmark, so none is left behind).
+ */
+export async function stopAllProcesses(): Promise<void> {
+  await Promise.allSettled([...running].map((cleanup) => cleanup()));
+}
+
+/**
+ * Registers `cleanup` with {@linkcode stopAllProcesses} until it has run
+ * once; returns the run-once version to call (or defer) normally.
+ */
+export function tracked(cleanup: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  const once = () => {
+    done ??= cleanup().finally(() => running.delete(once));
+    return done;
+  };
+  running.add(once);
+  return once;
+}
+
 /** Where an S3 server listens. */
 export interface S3Endpoint {
   endpoint: string;
@@ -120,10 +145,10 @@ export async function startFauxqsProcess(bucket = "coffer-bench"): Promise<Fauxq
   const stdin = child.stdin.getWriter();
   const out = new Output(child.stdout);
   const err = new Output(child.stderr);
-  const stop = async () => {
+  const stop = tracked(async () => {
     await stdin.close().catch(() => {});
     await stopChild(child);
-  };
+  });
   try {
     const line = await withTimeout(out.waitFor((l) => l.startsWith('{"port"')), 30_000, "fauxqs");
     const { port } = JSON.parse(line);
@@ -206,11 +231,11 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
   }).spawn();
   const out = new Output(child.stdout);
   const err = new Output(child.stderr);
-  const cleanup = async () => {
+  const cleanup = tracked(async () => {
     await stopChild(child);
     await flushPrefix(prefix).catch(() => {});
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
-  };
+  });
   try {
     const started = out.waitFor((line) => line.includes('"process.started"'));
     const exited = child.status.then((status) => {

@@ -41,7 +41,7 @@ export async function benchConcurrency(options: ConcurrencyOptions): Promise<Sec
   for (let run = 0; run < runs; run++) {
     const start = Date.now();
     const accepted = await Promise.all(
-      users.map((user) => uploadRaw(url, user, randomStream(bytes))),
+      users.map((user) => uploadRaw(url, user, randomStream(bytes), bytes)),
     );
     const stored = await Promise.all(
       accepted.map(({ record }, i) => waitStored(url, users[i], record.id, waitMs, 250)),

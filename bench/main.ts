@@ -17,7 +17,7 @@ import { benchConcurrency } from "./concurrency_bench.ts";
 import { benchCrypto } from "./crypto_bench.ts";
 import { benchMemory } from "./memory_bench.ts";
 import { benchPipeline } from "./pipeline_bench.ts";
-import { startFauxqsProcess } from "./_processes.ts";
+import { startFauxqsProcess, stopAllProcesses } from "./_processes.ts";
 import { benchRange } from "./range_bench.ts";
 import { num, renderMarkdown, type SectionResult, sizeLabel, times } from "./_report.ts";
 
@@ -162,4 +162,15 @@ async function main(): Promise<void> {
   console.log(renderMarkdown(sections));
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) {
+  const interrupted = async () => {
+    console.error("bench: interrupted, stopping subprocesses");
+    await stopAllProcesses();
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", interrupted);
+  Deno.addSignalListener("SIGTERM", interrupted);
+  await main();
+  Deno.removeSignalListener("SIGINT", interrupted);
+  Deno.removeSignalListener("SIGTERM", interrupted);
+}

@@ -28,7 +28,7 @@ async function roundTrip(mib: number, samples: Samples): Promise<void> {
   await using server = await startServer();
   const user = await signUp(server.url);
   samples.add(`idle_${mib}`, await server.rss());
-  const { record } = await uploadRaw(server.url, user, randomStream(mib * MIB));
+  const { record } = await uploadRaw(server.url, user, randomStream(mib * MIB), mib * MIB);
   await waitStored(server.url, user, record.id, 60_000 + mib * 1000);
   const got = await download(server.url, user, `/api/files/${record.id}/content`);
   if (got.bytes !== mib * MIB) throw new Error(`Cannot bench memory: got ${got.bytes} bytes`);

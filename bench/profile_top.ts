@@ -64,7 +64,9 @@ function top(map: Map<string, number>, count: number): [string, number][] {
 export function summarize(profile: CpuProfile, count = 25): ProfileSummary {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();
-  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  for (const node of profile.nodes) {
+    for (const child of node.children ?? []) parent.set(child, node.id);
+  }
   const selfMs = new Map<number, number>();
   profile.samples.forEach((id, i) => {
     selfMs.set(id, (selfMs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);

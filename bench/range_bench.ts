@@ -36,7 +36,7 @@ export async function benchRange(options: RangeOptions): Promise<SectionResult> 
   const user = await signUp(server.url);
   const files: { mib: number; id: string; size: number }[] = [];
   for (const mib of [smallMib, largeMib]) {
-    const { record } = await uploadRaw(server.url, user, randomStream(mib * MIB));
+    const { record } = await uploadRaw(server.url, user, randomStream(mib * MIB), mib * MIB);
     await waitStored(server.url, user, record.id, 60_000 + mib * 1000);
     files.push({ mib, id: record.id, size: mib * MIB });
   }
