@@ -39,6 +39,19 @@ function midStreamFailure(services: Services, record: FileRecord) {
 }
 
 /**
+ * What a response stream fails with once the real cause is logged. Deno's
+ * server prints it to stderr as it cuts the connection, so it is one line
+ * without a stack trace.
+ */
+class DownloadAbortedError extends Error {
+  constructor() {
+    super("Download aborted after the first byte; see the download.* log line");
+    this.name = "DownloadAbortedError";
+    this.stack = `${this.name}: ${this.message}`;
+  }
+}
+
+/**
  * Re-emits `first` then the rest of `reader`, logging a failure mid-stream.
  * Once the consumer cancels (the client left, or Deno's server has sent all
  * Content-Length bytes while a read was pending) the outcome of that read is
@@ -66,7 +79,7 @@ function resumeStream(
       } catch (error) {
         if (cancelled) return;
         onError(error);
-        controller.error(error);
+        controller.error(new DownloadAbortedError());
         return;
       }
       if (cancelled) return;

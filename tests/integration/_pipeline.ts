@@ -222,10 +222,17 @@ function findOnPath(name: string): string | undefined {
 }
 
 /**
- * `moto_server`, when installed: unlike fauxqs it implements
- * ListMultipartUploads, which the stale-upload cleanup and the janitor rely on.
+ * `moto_server` (Python `moto[server]`, which `.ci/run` installs when it is
+ * missing): unlike fauxqs it implements ListMultipartUploads, which the
+ * stale-upload cleanup and the janitor rely on.
  */
 export const MOTO_SERVER = findOnPath("moto_server");
+
+/** The moto_server binary, or an error saying how to install it. */
+export function motoServerPath(): string {
+  if (MOTO_SERVER) return MOTO_SERVER;
+  throw new Error("moto_server is not on PATH: pip install 'moto[server]' (.ci/run does)");
+}
 
 /** An S3 server running as a subprocess. */
 export interface S3Process extends AsyncDisposable {
@@ -237,7 +244,7 @@ export async function startMoto(bucket = "coffer-moto"): Promise<S3Process> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
-  const child = new Deno.Command(MOTO_SERVER!, {
+  const child = new Deno.Command(motoServerPath(), {
     args: ["-H", "127.0.0.1", "-p", String(port)],
     stdin: "null",
     stdout: "null",

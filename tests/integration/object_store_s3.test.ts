@@ -3,7 +3,7 @@
  * plus what only the S3 backend promises: bounded memory for large streamed
  * uploads, part sizing, parts in flight, bucket creation. fauxqs has no
  * ListMultipartUploads, so the upload-listing paths (janitor, stale uploads at
- * a key) also run against `moto_server` when it is installed.
+ * a key) run against `moto_server` instead.
  */
 import assert from "node:assert/strict";
 import {
@@ -23,6 +23,7 @@ import {
 } from "../../storage/s3_store.ts";
 import { collect, randomBytes, startS3, streamOf } from "../helpers.ts";
 import { objectStoreContract, type StoreFixture } from "./object_store_contract.ts";
+import { motoServerPath } from "./_pipeline.ts";
 import { PATTERN_PERIOD, patternBlock } from "./_s3_put_memory.ts";
 
 const MIB = 1024 * 1024;
@@ -209,25 +210,14 @@ Deno.test("createS3ObjectStore() creates a missing bucket", async () => {
   }
 });
 
-// --- Upload listing, against moto_server when it is installed -------------------------
-
-function findOnPath(name: string): string | undefined {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    try {
-      if (Deno.statSync(`${dir}/${name}`).isFile) return `${dir}/${name}`;
-    } catch { /* not here */ }
-  }
-  return undefined;
-}
-
-const MOTO = findOnPath("moto_server");
+// --- Upload listing, against moto_server ----------------------------------------------
 
 /** moto_server on a free loopback port with a bucket, and a store on it. */
 async function motoFixture(options: S3StoreOptions = {}): Promise<S3Fixture> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
-  const child = new Deno.Command(MOTO!, {
+  const child = new Deno.Command(motoServerPath(), {
     args: ["-H", "127.0.0.1", "-p", String(port)],
     stdout: "null",
     stderr: "null",
@@ -261,7 +251,7 @@ async function startRawUpload(fixture: S3Fixture, key: string): Promise<string> 
   return UploadId!;
 }
 
-const onMoto = { ignore: MOTO === undefined, sanitizeResources: true };
+const onMoto = { sanitizeResources: true };
 
 Deno.test({
   name: "S3ObjectStore abortUnfinishedUploads() pages through uploads under the prefix (moto)",

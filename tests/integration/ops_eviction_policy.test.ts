@@ -2,19 +2,11 @@
  * An evicting Redis silently loses queued uploads, so the worker role checks
  * `maxmemory-policy` at start-up and warns unless it is `noeviction`. Each
  * case runs against a private redis-server with the policy under test (the
- * shared test Redis is left alone); skipped where no redis-server binary is
- * installed.
+ * shared test Redis is left alone), so these tests need the redis-server
+ * binary (`.ci/run` installs it when missing).
  */
 import assert from "node:assert/strict";
 import { startTestServer } from "../test_server.ts";
-
-const hasRedisServer = (() => {
-  try {
-    return new Deno.Command("redis-server", { args: ["--version"] }).outputSync().success;
-  } catch {
-    return false;
-  }
-})();
 
 /** A throwaway redis-server on a free loopback port. */
 async function startRedis(policy: string): Promise<AsyncDisposable & { url: string }> {
@@ -58,7 +50,6 @@ const warnings = (logs: string[]) =>
 
 Deno.test({
   name: "worker role warns at start-up when Redis may evict keys (allkeys-lru)",
-  ignore: !hasRedisServer,
   async fn() {
     await using redis = await startRedis("allkeys-lru");
     await using server = await startTestServer({ worker: true, config: { redisUrl: redis.url } });
@@ -72,7 +63,6 @@ Deno.test({
 
 Deno.test({
   name: "worker role starts quietly when Redis has maxmemory-policy noeviction",
-  ignore: !hasRedisServer,
   async fn() {
     await using redis = await startRedis("noeviction");
     await using server = await startTestServer({ worker: true, config: { redisUrl: redis.url } });

@@ -16,7 +16,6 @@ import { randomBytes, streamOf } from "../helpers.ts";
 import { signUp, startTestServer, type TestServer } from "../test_server.ts";
 import {
   markedPlaintext,
-  MOTO_SERVER,
   stagedIds,
   startMoto,
   unfinishedUploads,
@@ -71,7 +70,6 @@ Deno.test("sweep() removes orphaned and failed staging older than an hour and ke
 
 Deno.test({
   name: "sweep() also aborts unfinished multipart uploads older than an hour (S3 on moto_server)",
-  ignore: MOTO_SERVER === undefined,
   async fn() {
     await using moto = await startMoto();
     await using server = await startTestServer({ config: { s3: moto.settings as Config["s3"] } });
