@@ -7,6 +7,7 @@
  * @module
  */
 import { CliError } from "./command.ts";
+import { postSized, type SizedBody } from "./sized_upload.ts";
 
 /** An RFC 9457 problem body as the API sends it. */
 interface Problem {
@@ -52,12 +53,45 @@ export class ApiClient {
    * @returns A 2xx response; the caller consumes its body.
    * @throws {CliError} if the server cannot be reached or answers with an error.
    */
-  async request(path: string, action: string, init: RequestInit = {}): Promise<Response> {
-    const headers = new Headers(init.headers);
+  request(path: string, action: string, init: RequestInit = {}): Promise<Response> {
+    const headers = this.headers(init.headers);
+    return this.answer(
+      action,
+      () => fetch(`${this.server}${path}`, { ...init, headers, signal: this.signal }),
+    );
+  }
+
+  /**
+   * POSTs a body of known length (a file) with `Content-Length`, which
+   * `fetch` cannot send for a stream (see sized_upload.ts), and parses the
+   * JSON answer.
+   *
+   * @throws {CliError} as {@linkcode request} does.
+   */
+  async upload<T>(
+    path: string,
+    action: string,
+    body: SizedBody,
+    headers: HeadersInit = {},
+  ): Promise<T> {
+    const response = await this.answer(
+      action,
+      () => postSized(`${this.server}${path}`, this.headers(headers), body, this.signal),
+    );
+    return await this.parse<T>(response, action);
+  }
+
+  private headers(init: HeadersInit | undefined): Headers {
+    const headers = new Headers(init);
     if (this.token) headers.set("Authorization", `Bearer ${this.token}`);
+    return headers;
+  }
+
+  /** Runs `send` and turns a failure or an error status into a {@linkcode CliError}. */
+  private async answer(action: string, send: () => Promise<Response>): Promise<Response> {
     let response: Response;
     try {
-      response = await fetch(`${this.server}${path}`, { ...init, headers, signal: this.signal });
+      response = await send();
     } catch (error) {
       if (this.signal.aborted) throw error;
       const reason = (error as Error).message.split("\n")[0];
@@ -73,13 +107,16 @@ export class ApiClient {
     throw new CliError(message);
   }
 
-  /** Sends a request and parses the JSON answer. */
-  async json<T>(path: string, action: string, init: RequestInit = {}): Promise<T> {
-    const response = await this.request(path, action, init);
+  private async parse<T>(response: Response, action: string): Promise<T> {
     try {
       return await response.json() as T;
     } catch (error) {
       throw new CliError(`${action}: the server sent malformed JSON`, undefined, { cause: error });
     }
+  }
+
+  /** Sends a request and parses the JSON answer. */
+  async json<T>(path: string, action: string, init: RequestInit = {}): Promise<T> {
+    return await this.parse<T>(await this.request(path, action, init), action);
   }
 }

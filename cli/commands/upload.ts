@@ -1,6 +1,6 @@
 /**
- * `upload FILE…`: streams each file from disk as a raw request body
- * (`POST /api/files?name=`), never reading it into memory, then waits until
+ * `upload FILE…`: streams each file from disk as a raw request body with its
+ * Content-Length (`POST /api/files?name=`), never reading it into memory, then waits until
  * the server has encrypted and stored it (unless `--no-wait`), with a
  * progress bar for each phase on a terminal.
  *
@@ -60,11 +60,10 @@ async function sendFile(
   const bar = new ProgressBar("upload", name, info.size);
   const query = new URLSearchParams({ name, type: type ?? guessContentType(path) });
   try {
-    const record = await client.json<FileRecord>(`/api/files?${query}`, action, {
-      method: "POST",
-      headers: { "Content-Type": "application/octet-stream" },
-      body: file.readable.pipeThrough(bar.counter()),
-    });
+    const record = await client.upload<FileRecord>(`/api/files?${query}`, action, {
+      stream: file.readable.pipeThrough(bar.counter()),
+      length: info.size,
+    }, { "Content-Type": "application/octet-stream" });
     bar.finish();
     return record;
   } catch (error) {
