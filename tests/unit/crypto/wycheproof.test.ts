@@ -3,6 +3,8 @@
  * (Cobblestone-256), applied as shared/vectors/wycheproof/c2sp_chunked_encryption.md
  * says: streaming decryption (PartialPlaintext rule), random-access
  * decryption (ValidFinalChunk rule) and encryption with the injected salt.
+ * Issue 3 asks for these to be skipped with a message, not failed, when
+ * ../shared is absent; CI always has it, so there they always run.
  */
 
 import { inflateSync } from "node:zlib";
@@ -43,13 +45,10 @@ interface Vector {
   flags: string[];
 }
 
-let loaded: Vector[] | undefined;
+const unavailable = vectorsUnavailable(FILE);
+if (unavailable) console.log(`Skipping the Wycheproof vector tests: ${unavailable}`);
 
-/** The vectors, read once; a missing file fails every test that needs it. */
 function loadVectors(): Vector[] {
-  if (loaded) return loaded;
-  const unavailable = vectorsUnavailable(FILE);
-  if (unavailable) throw new Error(unavailable);
   const file = JSON.parse(Deno.readTextFileSync(new URL(FILE, VECTORS_DIR)));
   assertEquals(file.algorithm, "Cobblestone-256");
   const vectors = file.testGroups.flatMap(
@@ -60,9 +59,10 @@ function loadVectors(): Vector[] {
   );
   assertEquals(vectors.length, file.numberOfTests);
   assertEquals(vectors.length, 35);
-  loaded = vectors;
   return vectors;
 }
+
+const vectors: Vector[] = unavailable ? [] : loadVectors();
 const ciphertexts = new Map<number, Uint8Array>();
 
 function ciphertextOf(vector: Vector): Uint8Array {
@@ -162,8 +162,9 @@ async function checkRandomAccess(vector: Vector): Promise<void> {
 
 Deno.test({
   name: "decryptStream() passes the Wycheproof Cobblestone-256 vectors",
+  ignore: unavailable !== undefined,
   async fn(t) {
-    for (const vector of loadVectors()) {
+    for (const vector of vectors) {
       await t.step(stepName(vector), async () => {
         await checkStreaming(vector, 1 << 30); // one write
         await checkStreaming(vector, 7919); // odd pieces
@@ -174,8 +175,9 @@ Deno.test({
 
 Deno.test({
   name: "openRangeDecryptor() passes the Wycheproof Cobblestone-256 vectors",
+  ignore: unavailable !== undefined,
   async fn(t) {
-    for (const vector of loadVectors()) {
+    for (const vector of vectors) {
       await t.step(stepName(vector), () => checkRandomAccess(vector));
     }
   },
@@ -183,8 +185,9 @@ Deno.test({
 
 Deno.test({
   name: "encryptStream() reproduces every valid Wycheproof vector from its salt",
+  ignore: unavailable !== undefined,
   async fn(t) {
-    for (const vector of loadVectors()) {
+    for (const vector of vectors) {
       if (vector.result !== "valid") {
         if (has(vector, "InvalidKeySize")) {
           await t.step(stepName(vector), () => {
