@@ -52,7 +52,26 @@ class DownloadAbortedError extends Error {
 }
 
 /**
- * Re-emits `first` then the rest of `reader`, logging a failure mid-stream.
+ * Plaintext leaves in pieces of about this size rather than one per 16 KiB
+ * chunk: every piece costs Deno's server a write, and fewer, larger writes
+ * made decrypted downloads measurably faster (see BENCHMARKS.md).
+ */
+const RESPONSE_PIECE_BYTES = 256 * 1024;
+
+function concatPieces(pieces: Uint8Array[], size: number): Uint8Array {
+  if (pieces.length === 1) return pieces[0];
+  const joined = new Uint8Array(size);
+  let offset = 0;
+  for (const piece of pieces) {
+    joined.set(piece, offset);
+    offset += piece.length;
+  }
+  return joined;
+}
+
+/**
+ * Re-emits `first` at once, then the rest of `reader` joined into pieces of
+ * about {@linkcode RESPONSE_PIECE_BYTES}, logging a failure mid-stream.
  * Once the consumer cancels (the client left, or Deno's server has sent all
  * Content-Length bytes while a read was pending) the outcome of that read is
  * dropped: closing a cancelled stream would throw and log a false failure.
@@ -73,21 +92,31 @@ function resumeStream(
         pending = undefined;
         return;
       }
-      let result: ReadableStreamReadResult<Uint8Array>;
-      try {
-        result = await reader.read();
-      } catch (error) {
+      const pieces: Uint8Array[] = [];
+      let size = 0;
+      let done = false;
+      while (size < RESPONSE_PIECE_BYTES && !done) {
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await reader.read();
+        } catch (error) {
+          if (cancelled) return;
+          onError(error);
+          controller.error(new DownloadAbortedError());
+          return;
+        }
         if (cancelled) return;
-        onError(error);
-        controller.error(new DownloadAbortedError());
-        return;
+        if (result.done) done = true;
+        else {
+          pieces.push(result.value);
+          size += result.value.length;
+        }
       }
-      if (cancelled) return;
-      if (result.done) controller.close();
-      else {
-        onBytes(result.value.length);
-        controller.enqueue(result.value);
+      if (size > 0) {
+        onBytes(size);
+        controller.enqueue(concatPieces(pieces, size));
       }
+      if (done) controller.close();
     },
     cancel: (reason) => {
       cancelled = true;
