@@ -3,7 +3,7 @@
  * plus what only the S3 backend promises: bounded memory for large streamed
  * uploads, part sizing, parts in flight, bucket creation. fauxqs has no
  * ListMultipartUploads, so the upload-listing paths (janitor, stale uploads at
- * a key) run against `moto_server` instead.
+ * a key) run against `moto_server` instead, when it is installed.
  */
 import assert from "node:assert/strict";
 import {
@@ -23,7 +23,7 @@ import {
 } from "../../storage/s3_store.ts";
 import { collect, randomBytes, startS3, streamOf } from "../helpers.ts";
 import { objectStoreContract, type StoreFixture } from "./object_store_contract.ts";
-import { motoServerPath } from "./_pipeline.ts";
+import { motoServerPath, NEEDS_MOTO } from "./_pipeline.ts";
 import { PATTERN_PERIOD, patternBlock } from "./_s3_put_memory.ts";
 
 const MIB = 1024 * 1024;
@@ -251,7 +251,7 @@ async function startRawUpload(fixture: S3Fixture, key: string): Promise<string> 
   return UploadId!;
 }
 
-const onMoto = { sanitizeResources: true };
+const onMoto = { ...NEEDS_MOTO, sanitizeResources: true };
 
 Deno.test({
   name: "S3ObjectStore abortUnfinishedUploads() pages through uploads under the prefix (moto)",

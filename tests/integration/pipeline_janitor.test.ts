@@ -16,6 +16,7 @@ import { randomBytes, streamOf } from "../helpers.ts";
 import { signUp, startTestServer, type TestServer } from "../test_server.ts";
 import {
   markedPlaintext,
+  NEEDS_MOTO,
   stagedIds,
   startMoto,
   unfinishedUploads,
@@ -70,6 +71,7 @@ Deno.test("sweep() removes orphaned and failed staging older than an hour and ke
 
 Deno.test({
   name: "sweep() also aborts unfinished multipart uploads older than an hour (S3 on moto_server)",
+  ...NEEDS_MOTO,
   async fn() {
     await using moto = await startMoto();
     await using server = await startTestServer({ config: { s3: moto.settings as Config["s3"] } });
