@@ -1,3 +1,7 @@
+/**
+ * Configuration: the spec's defaults, one error naming every bad variable, S3
+ * switched on by its settings, and master-key parsing.
+ */
 import assert from "node:assert/strict";
 import { ConfigError, loadConfig, parseMasterKeys } from "../../config.ts";
 import { randomKeyBase64 } from "../helpers.ts";

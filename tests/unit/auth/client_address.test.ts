@@ -1,3 +1,7 @@
+/**
+ * Which address rate limits count: Deno's peer address (never a forwarded
+ * header a client can forge), with IPv6 reduced to its /64.
+ */
 import assert from "node:assert/strict";
 import type { Context } from "hono";
 import { clientAddress, rateLimitAddress } from "../../../auth/client_address.ts";

@@ -1,3 +1,8 @@
+/**
+ * argon2id password hashing: length rules in code points, the PHC string and
+ * its OWASP parameters, verification, and the dummy hash that evens out the
+ * timing of unknown usernames.
+ */
 import assert from "node:assert/strict";
 import {
   ARGON2_PARAMS,

@@ -1,3 +1,7 @@
+/**
+ * RateLimiter's rule validation (the Redis behaviour is covered in
+ * tests/integration/auth_rate_limit.test.ts).
+ */
 import assert from "node:assert/strict";
 import type { Redis } from "ioredis";
 import { DEFAULT_RATE_LIMITS, RateLimiter } from "../../../auth/rate_limit.ts";

@@ -1,3 +1,7 @@
+/**
+ * JWT issue and verify with jose: the claims and header, the secret length,
+ * and the expiry and not-before boundaries around the clock tolerance.
+ */
 import assert from "node:assert/strict";
 import { decodeJwt, decodeProtectedHeader, SignJWT } from "jose";
 import {

@@ -1,3 +1,6 @@
+/**
+ * Username rules: case folding and the boundaries of 3–64 `[a-z0-9_.-]`.
+ */
 import assert from "node:assert/strict";
 import { normalizeUsername } from "../../../auth/usernames.ts";
 

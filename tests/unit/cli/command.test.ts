@@ -1,3 +1,7 @@
+/**
+ * The CLI's command framework: option parsing, positional counts, help text
+ * and the exit codes 0 (ok), 1 (failure) and 2 (usage).
+ */
 import assert from "node:assert/strict";
 import {
   CliError,

@@ -1,3 +1,7 @@
+/**
+ * The CLI's output helpers: byte sizes, tables, progress bars, and the file
+ * names it writes (never a path, never hidden).
+ */
 import assert from "node:assert/strict";
 import { formatBytes, formatTable, safeFileName } from "../../../cli/format.ts";
 import { renderProgress } from "../../../cli/progress.ts";

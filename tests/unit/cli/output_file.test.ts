@@ -1,3 +1,7 @@
+/**
+ * Download targets: written through a private temp file renamed on success,
+ * nothing left behind on failure, no overwrite without --force.
+ */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CliError } from "../../../cli/command.ts";

@@ -1,3 +1,7 @@
+/**
+ * Where the CLI talks to and where it keeps its session: server URL
+ * normalisation and the private per-server credential file.
+ */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { UsageError } from "../../../cli/command.ts";

@@ -1,3 +1,7 @@
+/**
+ * Envelope keys: the key ring, data keys wrapped and bound to their file id,
+ * re-wrapping under the active key, and sealed metadata.
+ */
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import {
   DecryptionError,

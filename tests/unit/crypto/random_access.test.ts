@@ -1,3 +1,7 @@
+/**
+ * Random-access decryption: which ciphertext ranges each plaintext range
+ * reads, suffix ranges authenticated by the final chunk, and edge sizes.
+ */
 import { assert, assertEquals, assertRejects, assertThrows } from "./_assert.ts";
 import {
   type CiphertextSource,

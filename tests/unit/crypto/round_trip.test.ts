@@ -1,3 +1,7 @@
+/**
+ * Cobblestone-256 streams round-trip at the chunk-boundary sizes and under any
+ * input chunking, with fresh salts and argument checks.
+ */
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
 import {
   ciphertextSize,

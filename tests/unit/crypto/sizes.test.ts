@@ -1,3 +1,7 @@
+/**
+ * The size formulas: ciphertextSize() and plaintextSize() at the boundaries,
+ * and impossible lengths refused.
+ */
 import { assertEquals, assertThrows } from "./_assert.ts";
 import { ciphertextSize, DecryptionError, plaintextSize } from "../../../crypto/mod.ts";
 import { CHUNK, HEADER, SEALED_CHUNK } from "./_helpers.ts";

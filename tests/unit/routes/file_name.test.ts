@@ -1,3 +1,7 @@
+/**
+ * Display names and download headers: names bounded in UTF-8 bytes, content
+ * types reduced to their essence, RFC 6266/5987 Content-Disposition.
+ */
 import assert from "node:assert/strict";
 import {
   attachmentDisposition,

@@ -1,3 +1,7 @@
+/**
+ * Liveness and readiness answers, and the one error handler that turns typed
+ * errors into RFC 9457 problems and hides everything else.
+ */
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { healthRoutes } from "../../../routes/health.ts";

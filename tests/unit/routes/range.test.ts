@@ -1,3 +1,7 @@
+/**
+ * Range header parsing: single, open-ended and suffix ranges resolved against
+ * a file size; anything else ignored or unsatisfiable.
+ */
 import assert from "node:assert/strict";
 import { parseRange, type RangeRequest } from "../../../routes/range.ts";
 

@@ -1,3 +1,7 @@
+/**
+ * The local object store's key-to-path mapping: no key can leave the root or
+ * collide with the store's own files.
+ */
 import assert from "node:assert/strict";
 import { LocalObjectStore } from "../../../storage/local_store.ts";
 import { streamOf, tempDir } from "../../helpers.ts";

@@ -1,3 +1,7 @@
+/**
+ * The staging area: private files, the size limit enforced while streaming,
+ * cleanup on failure or abort, and hostile ids refused.
+ */
 import assert from "node:assert/strict";
 import { CofferError } from "../../../errors.ts";
 import { StagingArea } from "../../../storage/staging.ts";
