@@ -140,6 +140,7 @@ export class Decryptor implements RangeDecryptor {
           await settle();
           throw error;
         }
+        if (inFlight.stopped) return; // cancelled while this batch decrypted
         if (next > last) controller.close();
       },
       cancel: settle,

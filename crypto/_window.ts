@@ -10,6 +10,13 @@
  * after it is ever emitted: the window waits for the operations still in
  * flight to settle (so none outlives the stream), then reports the failure.
  *
+ * A window stopped by {@linkcode ChunkWindow.settle} (the stream was
+ * cancelled) takes no more work and rejects nothing: Deno's TransformStream
+ * loses a transform() rejection that arrives after its readable side was
+ * cancelled — the rejection goes unhandled, which ends the process, and the
+ * pending write never settles — so the transforms check
+ * {@linkcode ChunkWindow.stopped} and return quietly instead.
+ *
  * @module
  */
 
@@ -57,17 +64,23 @@ export class ChunkWindow {
     this.#callbacks = callbacks;
   }
 
+  /** Whether {@linkcode ChunkWindow.settle} stopped the window (the stream was cancelled). */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
   /**
    * Adds the operation of chunk `index`. Resolves at once while the window
    * has room, else once the oldest operation was emitted; rejects with the
-   * failure once an operation failed.
+   * failure once an operation failed. A stopped window drops the operation:
+   * the promise resolves once it settled, and nothing is emitted.
    */
   push(index: number, result: Promise<ArrayBuffer>): Promise<void> {
-    if (this.#failure || this.#stopped) {
-      const failure = this.#failure ?? Promise.reject(new Error("Cannot continue: stopped"));
-      failure.catch(ignore);
+    if (this.#failure) {
+      const failure = this.#failure;
       return result.then(() => failure, () => failure); // let it settle, then report
     }
+    if (this.#stopped) return result.then(ignore, ignore);
     const operation = { index, done: false, rejected: false } as Operation;
     operation.settled = result.then(
       (value) => {

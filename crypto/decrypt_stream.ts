@@ -134,7 +134,8 @@ export function decryptStream(
         if (headerFilled < HEADER_SIZE) return;
         keys = await openHeader();
       }
-      while (offset < chunk.length) {
+      // Once cancelled, return quietly: see ChunkWindow on why not throw.
+      while (offset < chunk.length && !inFlight.stopped) {
         if (filled === ENCRYPTED_CHUNK_SIZE) {
           // More input follows, so the held-back piece is a full, non-final chunk.
           filled = 0;

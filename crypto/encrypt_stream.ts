@@ -118,7 +118,8 @@ export function encryptStream(
     async transform(chunk) {
       assertBytes(chunk, "plaintext chunk");
       let offset = 0;
-      while (offset < chunk.length) {
+      // Once cancelled, return quietly: see ChunkWindow on why not throw.
+      while (offset < chunk.length && !inFlight.stopped) {
         if (filled === 0 && chunk.length - offset >= CHUNK_SIZE) {
           await submit(chunk.subarray(offset, offset + CHUNK_SIZE));
           offset += CHUNK_SIZE;
