@@ -76,6 +76,11 @@ Deno.test("upload worker marks the file failed with a reason after the last atte
   assert.ok(reason.length > 0 && reason.length <= 200 && final.error !== undefined, reason);
   assert.doesNotMatch(reason, /\n\s+at /, "no stack trace");
 
+  // The record turns `failed` inside the last attempt, a moment before BullMQ
+  // moves the job to its failed set and counts that attempt.
+  await eventually("the job in the failed set", async () => {
+    return await (await server.services.queue.getJob(record.id))?.isFailed() ?? false;
+  });
   const job = await server.services.queue.getJob(record.id);
   assert.equal(job?.attemptsMade, 5, "five attempts before giving up");
   const failed = (await getJson(server, user, `/api/files/${record.id}`)).body;
