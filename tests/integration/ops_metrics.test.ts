@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { collect, randomBytes } from "../helpers.ts";
+import { eventually } from "./_pipeline.ts";
 import {
   signUp,
   startTestServer,
@@ -87,6 +88,10 @@ Deno.test("GET /metrics exposes every series after an upload and a download", as
   const plaintext = randomBytes(SIZE);
   const id = await uploadFile(server, user, plaintext);
   assert.equal((await waitForFile(server, user, id)).status, "stored");
+  // The record is stored inside the job; the job completes (and is counted) a moment later.
+  await eventually("the job completed", async () => {
+    return await (await server.services.queue.getJob(id))?.isCompleted() ?? false;
+  });
   const download = await fetch(`${server.url}/api/files/${id}/content`, { headers: user.headers });
   assert.deepEqual(await collect(download.body!), plaintext);
 
