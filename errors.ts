@@ -16,6 +16,7 @@ export const ERROR_CATALOGUE = {
   FILE_NOT_FOUND: { status: 404, title: "File not found" },
   USERNAME_TAKEN: { status: 409, title: "Username already taken" },
   FILE_NOT_READY: { status: 409, title: "File is not stored yet" },
+  LENGTH_REQUIRED: { status: 411, title: "Content-Length required" },
   PAYLOAD_TOO_LARGE: { status: 413, title: "File too large" },
   QUOTA_EXCEEDED: { status: 413, title: "Storage quota exceeded" },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "Unsupported media type" },

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { postSized } from "../cli/sized_upload.ts";
 import { multipartBody } from "./_data.ts";
 import { postStream } from "./_http_post.ts";
 
@@ -120,23 +121,25 @@ export async function uploadMultipart(
 }
 
 /**
- * Uploads a raw body through Deno's `fetch`, which sends a stream chunked,
- * one frame per piece — as `deno task cli upload` does; times it to the 202.
+ * Uploads a raw body through the CLI's own client (`postSized`: node:http
+ * with Content-Length), as `deno task cli upload` sends a file; times it to
+ * the 202.
  */
-export async function uploadRawFetch(
+export async function uploadRawCli(
   url: string,
   user: BenchUser,
   body: ReadableStream<Uint8Array>,
+  length: number,
   name = "bench.bin",
 ): Promise<Accepted> {
   const start = performance.now();
-  const response = await fetch(`${url}/api/files?name=${encodeURIComponent(name)}`, {
-    method: "POST",
-    headers: { ...user.headers, "Content-Type": "application/octet-stream" },
-    body,
-    signal: requestSignal(),
-  });
-  return accepted(response.status, await response.text(), start, "upload (fetch)");
+  const response = await postSized(
+    `${url}/api/files?name=${encodeURIComponent(name)}`,
+    new Headers({ ...user.headers, "Content-Type": "application/octet-stream" }),
+    { stream: body, length },
+    requestSignal(),
+  );
+  return accepted(response.status, await response.text(), start, "upload (CLI client)");
 }
 
 /**

@@ -40,6 +40,7 @@ const uploadRoute = createRoute({
   security: bearerSecurity,
   responses: {
     202: { description: "Queued", content: { "application/json": { schema: FileRecordSchema } } },
+    411: problem("The body has no Content-Length (a chunked body)"),
     413: problem("Too large"),
   },
 });

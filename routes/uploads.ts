@@ -5,6 +5,12 @@
  * job per file is queued. Both `POST /api/files` forms live here — multipart
  * (field `file`, one or more files) and a raw body with `?name=` — and the
  * compatible `POST /upload` reuses them.
+ *
+ * Uploads must declare their length. Deno 2.9's server reads a chunked
+ * request body (no Content-Length) about ten times slower than a sized one,
+ * with memory that grows with the body (BENCHMARKS.md, "Finding: chunked
+ * uploads"), so one client could slow the server and swell its memory; like
+ * S3's PutObject, a body without a length is refused with 411.
  */
 import type { Context } from "hono";
 import { createRoute, z } from "@hono/zod-openapi";
@@ -132,7 +138,14 @@ export async function acceptUploadRequest(
   const user = c.get("user");
   const request = c.req.raw;
   const type = request.headers.get("content-type") ?? "";
-  const declared = Number(request.headers.get("content-length") ?? NaN);
+  const length = request.headers.get("content-length");
+  if (length === null) {
+    throw new CofferError(
+      "LENGTH_REQUIRED",
+      "Send the body with a Content-Length header (as browsers, curl -T FILE and the CLI do)",
+    );
+  }
+  const declared = Number(length);
   if (declared > services.config.maxFileBytes + 64 * 1024) {
     throw new CofferError("PAYLOAD_TOO_LARGE");
   }
@@ -187,6 +200,7 @@ const uploadRoute = createRoute({
     },
     400: problem("No file, or a malformed body"),
     401: problem("Missing or invalid token"),
+    411: problem("The body has no Content-Length (a chunked body)"),
     413: problem("File too large or quota exceeded"),
   },
 });

@@ -1,10 +1,11 @@
 /**
  * Limits enforced while an upload streams in: the largest file
- * (`maxFileBytes`), the per-user quota (also under concurrent uploads), and
- * a client that goes away mid-body. Every refusal leaves no staged file, no
- * record and no reserved quota behind.
+ * (`maxFileBytes`), the per-user quota (also under concurrent uploads), a
+ * body without a Content-Length (411), and a client that goes away mid-body.
+ * Every refusal leaves no staged file, no record and no reserved quota behind.
  */
 import assert from "node:assert/strict";
+import { postSized } from "../../cli/sized_upload.ts";
 import { randomBytes } from "../helpers.ts";
 import { signUp, startTestServer, type TestServer, type TestUser } from "../test_server.ts";
 import {
@@ -58,16 +59,6 @@ Deno.test("POST /api/files answers 413 past maxFileBytes and stages nothing", as
       await assertNothingKept(server, user);
     },
   );
-  await t.step("raw: a chunked body is cut off as soon as it passes the limit", async () => {
-    const response = await fetch(`${server.url}/api/files?name=big.bin`, {
-      method: "POST",
-      headers: { ...user.headers, "Content-Type": "application/octet-stream" },
-      body: chunkedBody(max + 16 * KIB),
-    });
-    assert.equal(response.status, 413);
-    await response.body?.cancel();
-    await assertNothingKept(server, user);
-  });
   await t.step("multipart: a file over the limit among small ones keeps none of them", async () => {
     const form = new FormData();
     form.append("file", new Blob([randomBytes(10) as BlobPart]), "small.bin");
@@ -147,6 +138,45 @@ Deno.test("POST /api/files accepts at most one of two concurrent uploads that to
  * A request body that sends `before` bytes (after `prefix`), then waits for
  * `stop` and errors — the client going away mid-body.
  */
+Deno.test("POST /api/files and POST /upload refuse a body without Content-Length with 411", async (t) => {
+  await using server = await startTestServer();
+  const user = await signUp(server);
+  const boundary = "----coffer-chunked";
+  const multipart = new TextEncoder().encode(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="c.bin"\r\n\r\n` +
+      `hello\r\n--${boundary}--\r\n`,
+  );
+  const cases: [string, string, () => ReadableStream<Uint8Array>][] = [
+    ["/api/files?name=chunked.bin", "application/octet-stream", () => chunkedBody(64 * KIB)],
+    [
+      "/api/files",
+      `multipart/form-data; boundary=${boundary}`,
+      () => ReadableStream.from([multipart]),
+    ],
+    [
+      "/upload",
+      `multipart/form-data; boundary=${boundary}`,
+      () => ReadableStream.from([multipart]),
+    ],
+  ];
+  for (const [path, contentType, body] of cases) {
+    await t.step(`${path} (${contentType.split(";")[0]})`, async () => {
+      // Deno's fetch sends a stream body chunked, without a Content-Length.
+      const response = await fetch(`${server.url}${path}`, {
+        method: "POST",
+        headers: { ...user.headers, "Content-Type": contentType },
+        body: body(),
+      });
+      assert.equal(response.status, 411);
+      assert.equal(response.headers.get("Content-Type"), "application/problem+json");
+      const problem = await response.json();
+      assert.equal(problem.title, "Content-Length required");
+      assert.match(problem.detail, /Content-Length/);
+      await assertNothingKept(server, user);
+    });
+  }
+});
+
 function stalledBody(
   prefix: Uint8Array,
   before: number,
@@ -189,12 +219,16 @@ Deno.test("POST /api/files leaves no record and no staged file when the client a
     await t.step(method, async () => {
       const abort = new AbortController();
       const query = method === "raw" ? "?name=gone.bin" : "";
-      const request = fetch(`${server.url}/api/files${query}`, {
-        method: "POST",
-        headers: { ...user.headers, "Content-Type": contentType },
-        body: stalledBody(prefix, 256 * KIB, abort.signal),
-        signal: abort.signal,
-      });
+      // A sized body (as uploads must be) that stalls after 256 KiB of its 1 MiB.
+      const request = postSized(
+        `${server.url}/api/files${query}`,
+        new Headers({ ...user.headers, "Content-Type": contentType }),
+        {
+          stream: stalledBody(prefix, 256 * KIB, abort.signal),
+          length: prefix.length + 1024 * KIB,
+        },
+        abort.signal,
+      );
       await eventually("the body to reach staging", async () => {
         const staged = await server.services.staging.list();
         return staged.length === 1 && staged[0].size > 0;
