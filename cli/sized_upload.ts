@@ -107,7 +107,9 @@ export function postSized(
     let answered = false;
     const request = send(target, { method: "POST", headers: outgoing, signal }, (answer) => {
       answered = true;
-      toResponse(answer).then(resolve, reject);
+      // An answer that came before the whole body was sent (a 413) leaves the
+      // connection mid-request: close it, or the socket holds the process open.
+      toResponse(answer).then(resolve, reject).finally(() => request.destroy());
     });
     request.on("error", (error) => {
       if (!answered) reject(error);

@@ -36,44 +36,63 @@ interface StagedFile {
   size: number;
 }
 
-/** Streams one body into staging within the size and quota limits; reserves its bytes. */
+/** One file of a request, as the client described it. */
+interface IncomingFile {
+  name?: string;
+  contentType?: string;
+  body: ReadableStream<Uint8Array>;
+  /** The exact size when known up front (a raw body's Content-Length). */
+  length?: number;
+}
+
+function quotaExceeded(quotaBytes: number): CofferError {
+  return new CofferError(
+    "QUOTA_EXCEEDED",
+    `This upload would exceed your ${quotaBytes}-byte quota`,
+  );
+}
+
+/**
+ * Streams one body into staging within the size and quota limits; reserves
+ * its bytes. A body whose declared length is already over the quota is
+ * refused before a byte of it is read.
+ */
 async function stageFile(
   services: Services,
   user: AuthUser,
-  name: string | undefined,
-  contentType: string | undefined,
-  body: ReadableStream<Uint8Array>,
-  signal: AbortSignal,
+  file: IncomingFile,
 ): Promise<StagedFile> {
   const { config, staging, users } = services;
   const account = await users.findById(user.id);
   if (!account) throw new CofferError("UNAUTHORIZED");
   const quotaLeft = Math.max(0, account.quota_bytes - account.used_bytes);
   const limit = Math.min(config.maxFileBytes, quotaLeft);
+  if (file.length !== undefined && file.length > limit && limit < config.maxFileBytes) {
+    throw quotaExceeded(account.quota_bytes);
+  }
   const id = newId();
   let size: number;
   try {
-    size = await staging.stageUpload(id, body, { maxBytes: limit, signal });
+    size = await staging.stageUpload(id, file.body, { maxBytes: limit });
   } catch (error) {
     if (
       error instanceof CofferError && error.code === "PAYLOAD_TOO_LARGE" &&
       limit < config.maxFileBytes
     ) {
-      throw new CofferError(
-        "QUOTA_EXCEEDED",
-        `This upload would exceed your ${account.quota_bytes}-byte quota`,
-      );
+      throw quotaExceeded(account.quota_bytes);
     }
     throw error;
   }
   if (!await users.reserveBytes(user.id, size, account.quota_bytes)) {
     await staging.remove(id);
-    throw new CofferError(
-      "QUOTA_EXCEEDED",
-      `This upload would exceed your ${account.quota_bytes}-byte quota`,
-    );
+    throw quotaExceeded(account.quota_bytes);
   }
-  return { id, name: sanitizeFileName(name), contentType: sanitizeContentType(contentType), size };
+  return {
+    id,
+    name: sanitizeFileName(file.name),
+    contentType: sanitizeContentType(file.contentType),
+    size,
+  };
 }
 
 /** Creates the record and queues the job for a staged file. */
@@ -109,15 +128,12 @@ async function discardStaged(services: Services, user: AuthUser, staged: StagedF
 async function acceptAll(
   services: Services,
   user: AuthUser,
-  stageEach: (
-    stage: (name?: string, type?: string, body?: ReadableStream<Uint8Array>) => Promise<void>,
-  ) => Promise<void>,
+  stageEach: (stage: (file: IncomingFile) => Promise<void>) => Promise<void>,
 ): Promise<FileRecord[]> {
   const staged: StagedFile[] = [];
   try {
-    await stageEach(async (name, type, body) => {
-      if (!body) throw new CofferError("BAD_REQUEST", "The request has no body");
-      staged.push(await stageFile(services, user, name, type, body, new AbortController().signal));
+    await stageEach(async (file) => {
+      staged.push(await stageFile(services, user, file));
     });
     if (staged.length === 0) throw new CofferError("BAD_REQUEST", 'No file in field "file"');
   } catch (error) {
@@ -159,12 +175,18 @@ export async function acceptUploadRequest(
             await part.body.cancel();
             return;
           }
-          await stage(part.filename, part.contentType, part.body);
+          await stage({ name: part.filename, contentType: part.contentType, body: part.body });
         }),
     )
     : await acceptAll(services, user, async (stage) => {
       if (declared > services.config.maxFileBytes) throw new CofferError("PAYLOAD_TOO_LARGE");
-      await stage(c.req.query("name"), c.req.query("type") ?? type, request.body ?? undefined);
+      if (!request.body) throw new CofferError("BAD_REQUEST", "The request has no body");
+      await stage({
+        name: c.req.query("name"),
+        contentType: c.req.query("type") ?? type,
+        body: request.body,
+        length: declared,
+      });
     });
   const body = records.length === 1
     ? publicRecord(records[0])

@@ -28,6 +28,8 @@ interface CliEnv {
 /** Runs the CLI to completion; the child is killed if anything throws. */
 async function runCli(env: CliEnv, args: string[], stdin?: string): Promise<CliResult> {
   const child = new Deno.Command(Deno.execPath(), {
+    // A CLI that hangs is killed (and fails its test) rather than hanging the suite.
+    signal: AbortSignal.timeout(60_000),
     args: ["run", "-A", CLI_MAIN, ...args],
     cwd: env.cwd,
     env: { COFFER_URL: env.url, COFFER_CONFIG_DIR: env.configDir, NO_COLOR: "1" },
@@ -234,4 +236,21 @@ Deno.test("cli: usage errors exit 2 and --help exits 0", async () => {
     assert.equal(result.code, 0, JSON.stringify(args));
     assert.match(result.stdout, /^Usage: deno task cli/);
   }
+});
+
+Deno.test("cli: an upload over the quota reports it and exits 1 without hanging", async () => {
+  await using server = await startTestServer({ config: { quotaBytes: 256 * 1024 } });
+  await using work = await tempDir();
+  const env: CliEnv = { url: server.url, configDir: join(work.path, "config"), cwd: work.path };
+  const user = await signUp(server);
+  await assertCli(
+    env,
+    ["login", user.username, "--password-stdin"],
+    "correct horse battery staple\n",
+  );
+  await Deno.writeFile(join(work.path, "big.bin"), randomBytes(8 * 1024 * 1024));
+  const result = await runCli(env, ["upload", "big.bin"]);
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stderr, /Cannot upload big\.bin: .*quota/);
+  assert.deepEqual(JSON.parse((await assertCli(env, ["ls", "--json"])).stdout), []);
 });

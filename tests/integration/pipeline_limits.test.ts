@@ -134,10 +134,6 @@ Deno.test("POST /api/files accepts at most one of two concurrent uploads that to
   }
 });
 
-/**
- * A request body that sends `before` bytes (after `prefix`), then waits for
- * `stop` and errors — the client going away mid-body.
- */
 Deno.test("POST /api/files and POST /upload refuse a body without Content-Length with 411", async (t) => {
   await using server = await startTestServer();
   const user = await signUp(server);
@@ -177,6 +173,10 @@ Deno.test("POST /api/files and POST /upload refuse a body without Content-Length
   }
 });
 
+/**
+ * A request body that sends `before` bytes (after `prefix`), then waits for
+ * `stop` and errors — the client going away mid-body.
+ */
 function stalledBody(
   prefix: Uint8Array,
   before: number,
@@ -240,4 +240,46 @@ Deno.test("POST /api/files leaves no record and no staged file when the client a
   }
   // The server still works for this user afterwards.
   assert.equal((await upload(server, user, "raw", markedPlaintext(10))).status, 202);
+});
+
+Deno.test("POST /api/files answers 413 over the quota while a sized body is still arriving", async (t) => {
+  const quota = 128 * KIB;
+  await using server = await startTestServer({ config: { quotaBytes: quota } });
+  const boundary = "----coffer-quota";
+  const cases: [UploadMethod, string, Uint8Array, number][] = [
+    // The declared length is over the quota: refused before the body is read.
+    ["raw", "application/octet-stream", new Uint8Array(0), 16 * KIB],
+    // Multipart sizes are only known as the part arrives: refused mid-body.
+    [
+      "multipart",
+      `multipart/form-data; boundary=${boundary}`,
+      new TextEncoder().encode(
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n\r\n`,
+      ),
+      quota + 64 * KIB,
+    ],
+  ];
+  for (const [method, contentType, prefix, sentBeforeStall] of cases) {
+    await t.step(method, async () => {
+      const user = await signUp(server);
+      const stall = new AbortController();
+      try {
+        const query = method === "raw" ? "?name=big.bin" : "";
+        const answer = await postSized(
+          `${server.url}/api/files${query}`,
+          new Headers({ ...user.headers, "Content-Type": contentType }),
+          {
+            stream: stalledBody(prefix, sentBeforeStall, stall.signal),
+            length: prefix.length + 4 * quota,
+          },
+          AbortSignal.timeout(20_000),
+        );
+        assert.equal(answer.status, 413);
+        assert.equal((await answer.json()).title, "Storage quota exceeded");
+      } finally {
+        stall.abort();
+      }
+      await assertNothingKept(server, user);
+    });
+  }
 });

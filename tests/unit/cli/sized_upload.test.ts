@@ -1,7 +1,7 @@
 /**
  * postSized() against a loopback Deno.serve: the body goes out with its
  * Content-Length (never chunked) and arrives intact, an early refusal is
- * returned instead of hanging, and a body that is not the announced length
+ * returned (and its connection closed) instead of hanging, and a body that is not the announced length
  * or an aborted upload is an error.
  */
 import assert from "node:assert/strict";
@@ -32,8 +32,11 @@ interface Seen {
   intact: boolean;
 }
 
-/** A server that checks the pattern of every body it reads, or refuses at once. */
-function startServer(refuse = false) {
+/**
+ * A server that checks the pattern of every body it reads, or — given
+ * `refuseAfter` — reads that many bytes and refuses, as Coffer does at a limit.
+ */
+function startServer(refuseAfter?: number) {
   const seen: Seen[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const entry: Seen = {
@@ -44,10 +47,19 @@ function startServer(refuse = false) {
       intact: true,
     };
     seen.push(entry);
-    if (refuse) {
+    if (refuseAfter !== undefined) {
+      const reader = req.body!.getReader();
+      while (entry.received < refuseAfter) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        entry.received += value.length;
+      }
+      await reader.cancel();
       return Response.json({ title: "Payload too large" }, {
         status: 413,
-        headers: { "Content-Type": "application/problem+json", "Connection": "close" },
+        // No `Connection: close`, as Coffer answers: the client must close the
+        // half-sent request itself.
+        headers: { "Content-Type": "application/problem+json" },
       });
     }
     for await (const chunk of req.body!) {
@@ -59,6 +71,19 @@ function startServer(refuse = false) {
     return Response.json({ received: entry.received }, { status: 202 });
   });
   return { seen, url: `http://127.0.0.1:${server.addr.port}/api/files?name=x`, server };
+}
+
+/** Fails (rather than hangs) if a client still holds a connection open. */
+async function shutdownWithin(server: Deno.HttpServer, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`a connection was still open after ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([server.shutdown(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 Deno.test("postSized() sends the body with Content-Length, not chunked, and returns the answer", async () => {
@@ -103,32 +128,34 @@ Deno.test("postSized() sends an empty file with Content-Length: 0", async () => 
   }
 });
 
-Deno.test("postSized() returns a refusal sent before the body is read, and stops sending", async () => {
-  const { url, server } = startServer(true);
-  try {
-    let pulled = 0;
-    const length = 256 * MIB;
-    const counted = patternStream(length, MIB).pipeThrough(
-      new TransformStream({
-        transform(chunk, controller) {
-          pulled += chunk.length;
-          controller.enqueue(chunk);
-        },
-      }),
-    );
-    const response = await postSized(
-      url,
-      new Headers(),
-      { stream: counted, length },
-      new AbortController().signal,
-    );
-    assert.equal(response.status, 413);
-    assert.deepEqual(await response.json(), { title: "Payload too large" });
-    assert.ok(pulled < length, `read ${pulled} of ${length} bytes after the refusal`);
-  } finally {
-    await server.shutdown();
-  }
-});
+for (const refuseAfter of [0, 256 * 1024]) {
+  Deno.test(`postSized() returns a refusal sent after ${refuseAfter} bytes, stops sending and closes the connection`, async () => {
+    const { url, server } = startServer(refuseAfter);
+    try {
+      let pulled = 0;
+      const length = 256 * MIB;
+      const counted = patternStream(length, MIB).pipeThrough(
+        new TransformStream({
+          transform(chunk, controller) {
+            pulled += chunk.length;
+            controller.enqueue(chunk);
+          },
+        }),
+      );
+      const response = await postSized(
+        url,
+        new Headers(),
+        { stream: counted, length },
+        new AbortController().signal,
+      );
+      assert.equal(response.status, 413);
+      assert.deepEqual(await response.json(), { title: "Payload too large" });
+      assert.ok(pulled < length, `read ${pulled} of ${length} bytes after the refusal`);
+    } finally {
+      await shutdownWithin(server, 10_000);
+    }
+  });
+}
 
 Deno.test("postSized() rejects a body shorter or longer than announced (the file changed)", async () => {
   const { url, server } = startServer();
