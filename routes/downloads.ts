@@ -180,7 +180,8 @@ async function rangedPlaintext(
   try {
     const decryptor = await openRangeDecryptor(dek, fileContext(record.owner, record.id), {
       ciphertextSize: record.ciphertext_size ?? 0,
-      readRange: async (start, end) => collectBytes(await store.get(key, { start, end })),
+      readRange: async (start, end) =>
+        collectBytes(await store.get(key, { start, end }), end - start + 1),
     });
     // A suffix range is resolved against an authenticated length.
     if (request.suffix) await decryptor.authenticateSize();

@@ -9,6 +9,7 @@ import type { KeyRing } from "../crypto/mod.ts";
 import type { FileRecord } from "./file_store.ts";
 import type { ObjectStore } from "./object_store.ts";
 import { sidecarKey } from "./object_keys.ts";
+import { collectBytes, SMALL_OBJECT_MAX_BYTES } from "./streams.ts";
 
 /** The sidecar as stored (JSON). */
 export interface KeySidecar {
@@ -30,6 +31,7 @@ type SealedMetadata = Pick<
 >;
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /** AAD binding sealed metadata to its purpose and file. */
 function metaAad(fileId: string): Uint8Array {
@@ -86,9 +88,14 @@ export async function writeKeySidecar(
 
 /** Reads a sidecar object as stored (no decryption). */
 export async function readKeySidecar(store: ObjectStore, key: string): Promise<KeySidecar> {
-  const text = await new Response(await store.get(key)).text();
-  const sidecar = JSON.parse(text) as KeySidecar;
-  if (sidecar.v !== 1 || typeof sidecar.file_id !== "string") {
+  const text = decoder.decode(await collectBytes(await store.get(key), SMALL_OBJECT_MAX_BYTES));
+  let sidecar: KeySidecar | null;
+  try {
+    sidecar = JSON.parse(text);
+  } catch {
+    sidecar = null;
+  }
+  if (sidecar?.v !== 1 || typeof sidecar.file_id !== "string") {
     throw new Error(`Cannot read key sidecar ${key}: unknown layout`);
   }
   return sidecar;

@@ -27,6 +27,7 @@ import { CofferError } from "../errors.ts";
 import { newId } from "./ids.ts";
 import { userBackupKey } from "./object_keys.ts";
 import type { ObjectStore } from "./object_store.ts";
+import { collectBytes, SMALL_OBJECT_MAX_BYTES } from "./streams.ts";
 
 /** A user account as stored. */
 export interface UserRecord {
@@ -359,7 +360,7 @@ export class UserStore {
   async readBackup(id: string): Promise<UserBackup | undefined> {
     const key = userBackupKey(id);
     if (!await this.store.head(key)) return undefined;
-    const sealed = new Uint8Array(await new Response(await this.store.get(key)).arrayBuffer());
+    const sealed = await collectBytes(await this.store.get(key), SMALL_OBJECT_MAX_BYTES);
     const plaintext = await openBytes(this.ring, sealed, sealLabel(id));
     let json: unknown;
     try {

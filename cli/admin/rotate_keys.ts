@@ -28,7 +28,7 @@ import type { FileRecord } from "../../storage/file_store.ts";
 import { type KeySidecar, readKeySidecar, writeKeySidecar } from "../../storage/key_sidecar.ts";
 import { sidecarKey, userBackupKey } from "../../storage/object_keys.ts";
 import type { ObjectStore } from "../../storage/object_store.ts";
-import { collectBytes } from "../../storage/streams.ts";
+import { collectBytes, SMALL_OBJECT_MAX_BYTES } from "../../storage/streams.ts";
 import type { UserRecord, UserStore } from "../../storage/user_store.ts";
 import { type Command, EXIT_FAILURE, flag } from "../command.ts";
 import { JSON_OPTION } from "../session.ts";
@@ -144,7 +144,10 @@ async function rotateUsers(
     seen.add(id);
     report.users.total++;
     try {
-      const sealed = await collectBytes(await store.get(userBackupKey(id)));
+      const sealed = await collectBytes(
+        await store.get(userBackupKey(id)),
+        SMALL_OBJECT_MAX_BYTES,
+      );
       if (sealedKeyId(sealed) === ring.activeKid) {
         report.users.current++;
         continue;

@@ -66,7 +66,9 @@ async function signIn(url: string, username: string): Promise<Response> {
 }
 
 async function digest(store: ObjectStore, key: string): Promise<string> {
-  return createHash("sha256").update(await collectBytes(await store.get(key))).digest("hex");
+  return createHash("sha256").update(await collectBytes(await store.get(key), 1 << 20)).digest(
+    "hex",
+  );
 }
 
 /** The environment under which `deno task …` sees the test deployment. */
@@ -152,7 +154,7 @@ Deno.test("rotateKeys() re-wraps every key under the new master key", async (t) 
       assert.deepEqual([sidecar.kid, sidecar.meta_kid], ["new", "new"]);
     }
     for (const user of [alice, bob]) {
-      const backup = await collectBytes(await store.get(userBackupKey(user.id)));
+      const backup = await collectBytes(await store.get(userBackupKey(user.id)), 1 << 20);
       assert.equal(sealedKeyId(backup), "new");
     }
   });
@@ -281,6 +283,31 @@ Deno.test("reindex() rebuilds users and files after Redis lost everything", asyn
     assert.equal(report.users.restored + report.users.updated, 0);
     assert.equal(report.users.kept, 3);
     assert.deepEqual([report.files.restored, report.files.kept], [0, 3]);
+  });
+
+  await t.step("a garbage or oversized sidecar is a reported failure, not a crash", async () => {
+    const { store } = server.services;
+    const junk: [string, Uint8Array][] = [
+      [sidecarKey(alice.id, "swollen"), randomBytes(1024 * 1024)],
+      [sidecarKey(alice.id, "garbage"), new TextEncoder().encode("null")],
+    ];
+    for (const [key, bytes] of junk) {
+      await store.put(key, ReadableStream.from([bytes]), { contentLength: bytes.length });
+    }
+    try {
+      const report = await reindex(server.services);
+      assert.deepEqual(report.failures.map((failure) => failure.key).sort(), [
+        sidecarKey(alice.id, "garbage"),
+        sidecarKey(alice.id, "swollen"),
+      ]);
+      const swollen = report.failures.find((f) => f.key === sidecarKey(alice.id, "swollen"));
+      assert.match(swollen!.reason, /larger than 65536 bytes/);
+      const garbage = report.failures.find((f) => f.key === sidecarKey(alice.id, "garbage"));
+      assert.match(garbage!.reason, /unknown layout/);
+      assert.deepEqual([report.files.found, report.files.kept], [5, 3]);
+    } finally {
+      for (const [key] of junk) await store.delete(key);
+    }
   });
 
   await t.step("deno task reindex reports the same (nothing to restore)", async () => {
