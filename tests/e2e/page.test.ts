@@ -2,7 +2,8 @@
  * The browser page, end to end in headless Chromium against a real API and
  * worker: register and sign in, the token demo, uploads with both progress
  * phases, downloads compared byte for byte, the data key, delete, sign out,
- * hostile file names, and a screenshot of the signed-in page.
+ * hostile file names, uploads refused over the quota or the size limit, and
+ * a screenshot of the signed-in page.
  *
  * Every server, browser and context is closed by `await using`, so Deno's
  * resource and op sanitizers stay on.
@@ -362,4 +363,50 @@ Deno.test("launchChromium() fails at once with a clear message when Chromium is 
     /Chromium not found at \/nonexistent\/chromium; install it with/,
   );
   assert.ok(performance.now() - started < 2000);
+});
+
+Deno.test({
+  name: "page: an upload over the quota or the size limit fails with the server's reason",
+  async fn() {
+    await using session = await openSession({
+      quotaBytes: 256 * 1024,
+      maxFileBytes: 1024 * 1024,
+    });
+    const { page, server } = session;
+    const user = await signUp(server);
+    await page.goto(server.url);
+    await signInThroughForm(page, user.username, "Sign in");
+    await page.locator("#file-input").setInputFiles([
+      {
+        name: "over-quota.bin",
+        mimeType: "application/octet-stream",
+        buffer: Buffer.from(randomBytes(512 * 1024)),
+      },
+      {
+        name: "too-large.bin",
+        mimeType: "application/octet-stream",
+        buffer: Buffer.from(randomBytes(2 * 1024 * 1024)),
+      },
+    ]);
+    const items = page.locator("#uploads .upload");
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll("#uploads .upload")].filter((item) =>
+          item.dataset.state === "failed"
+        ).length === 2,
+      undefined,
+      { timeout: 30_000 },
+    );
+    const texts = (await items.allTextContents()).join("\n");
+    assert.match(
+      texts,
+      /over-quota\.bin.*Storage quota exceeded: This upload would exceed your 262144-byte quota/,
+    );
+    assert.match(texts, /too-large\.bin.*File too large/);
+    // Nothing was kept and nothing counts against the quota.
+    const me = await (await fetch(`${server.url}/api/me`, { headers: user.headers })).json();
+    assert.equal(me.used_bytes, 0);
+    const listed = await (await fetch(`${server.url}/api/files`, { headers: user.headers })).json();
+    assert.deepEqual(listed.files, []);
+  },
 });
