@@ -95,6 +95,16 @@ async function stageFile(
   };
 }
 
+/**
+ * The content type of a raw-body upload, from its Content-Type header.
+ * `application/x-www-form-urlencoded` is what `curl --data-binary @FILE` sends
+ * when told nothing else, never a description of the file, so it is not kept.
+ */
+function rawBodyType(header: string): string | undefined {
+  const essence = header.split(";")[0].trim().toLowerCase();
+  return essence === "application/x-www-form-urlencoded" ? undefined : header;
+}
+
 /** Creates the record and queues the job for a staged file. */
 async function queueStagedFile(services: Services, user: AuthUser, staged: StagedFile) {
   const record: FileRecord = {
@@ -158,7 +168,7 @@ export async function acceptUploadRequest(
   if (length === null) {
     throw new CofferError(
       "LENGTH_REQUIRED",
-      "Send the body with a Content-Length header (as browsers, curl -T FILE and the CLI do)",
+      "Send the body with a Content-Length header (as browsers, curl -X POST -T FILE and the CLI do)",
     );
   }
   const declared = Number(length);
@@ -183,7 +193,7 @@ export async function acceptUploadRequest(
       if (!request.body) throw new CofferError("BAD_REQUEST", "The request has no body");
       await stage({
         name: c.req.query("name"),
-        contentType: c.req.query("type") ?? type,
+        contentType: c.req.query("type") ?? rawBodyType(type),
         body: request.body,
         length: declared,
       });

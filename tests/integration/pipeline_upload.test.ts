@@ -3,8 +3,8 @@
  * multipart or raw streams into staging, the worker encrypts it into the
  * store, and the record ends `stored` with the exact Cobblestone ciphertext
  * size, no plaintext in the object, the right SHA-256, a decryptable
- * download and an empty staging folder. Also hostile display names and the
- * compatible `POST /upload`.
+ * download and an empty staging folder. Also hostile display names, the
+ * recorded content type of raw uploads, and the compatible `POST /upload`.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -180,4 +180,26 @@ Deno.test("POST /api/files keeps hostile file names only as sanitized display na
   const keys = await keysUnder(server.services.store, "files/");
   assert.deepEqual(keys.sort(), ids.map((id) => ciphertextKey(user.id, id)).sort());
   assert.deepEqual(await stagedIds(server), []);
+});
+
+Deno.test("POST /api/files records a raw upload's content type from ?type=, else its Content-Type", async () => {
+  await using server = await startTestServer();
+  const user = await signUp(server);
+  const cases: [string, string, string][] = [
+    ["?name=a.csv", "text/csv; charset=utf-8", "text/csv"],
+    ["?name=b.pdf&type=application/pdf", "application/octet-stream", "application/pdf"],
+    // curl --data-binary @FILE sends this when told nothing else: not the file's type.
+    ["?name=c.bin", "application/x-www-form-urlencoded", "application/octet-stream"],
+    ["?name=d.txt&type=text/plain", "application/x-www-form-urlencoded", "text/plain"],
+    ["?name=e.bin", "not a type", "application/octet-stream"],
+  ];
+  for (const [query, header, expected] of cases) {
+    const response = await fetch(`${server.url}/api/files${query}`, {
+      method: "POST",
+      headers: { ...user.headers, "Content-Type": header },
+      body: "a,b\n1,2\n",
+    });
+    assert.equal(response.status, 202);
+    assert.equal((await response.json()).content_type, expected, `${query} ${header}`);
+  }
 });
