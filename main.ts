@@ -6,7 +6,7 @@
  */
 import { ConfigError, loadConfig } from "./config.ts";
 import { createLogger } from "./log.ts";
-import { type Role, runRoles } from "./roles.ts";
+import { ListenError, type Role, runRoles } from "./roles.ts";
 import { RedisUnavailableError } from "./storage/redis_server.ts";
 
 const ROLES: Record<string, Role[]> = { all: ["api", "worker"], api: ["api"], worker: ["worker"] };
@@ -27,7 +27,10 @@ async function main(args: string[]): Promise<number> {
     await runRoles(roles, config, log, stop.signal);
     return 0;
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof RedisUnavailableError) {
+    if (
+      error instanceof ConfigError || error instanceof RedisUnavailableError ||
+      error instanceof ListenError
+    ) {
       console.error(error.message);
       return 1;
     }

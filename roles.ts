@@ -17,18 +17,38 @@ export type Role = "api" | "worker";
 /** How long graceful shutdown waits for open HTTP connections. */
 export const SHUTDOWN_GRACE_MS = 5000;
 
+/** The process cannot listen where it was told to (port taken, address not local, …). */
+export class ListenError extends Error {
+  constructor(address: string, cause: unknown) {
+    const reason = cause instanceof Deno.errors.AddrInUse
+      ? "the address is already in use (another Coffer? set PORT)"
+      : cause instanceof Deno.errors.PermissionDenied
+      ? "permission denied (ports below 1024 need privileges; set PORT)"
+      : cause instanceof Deno.errors.AddrNotAvailable
+      ? "the address is not on this machine (set HOST)"
+      : String((cause as Error)?.message ?? cause);
+    super(`Cannot listen on ${address}: ${reason}`, { cause });
+    this.name = "ListenError";
+  }
+}
+
 function serve(
   services: Services,
   port: number,
   fetch: (request: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>,
 ): AsyncDisposable {
   const { config, log } = services;
-  const server = Deno.serve({
-    hostname: config.host,
-    port,
-    onListen: ({ hostname, port }) =>
-      log.info("api.listening", { url: `http://${hostname}:${port}` }),
-  }, fetch);
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve({
+      hostname: config.host,
+      port,
+      onListen: ({ hostname, port }) =>
+        log.info("api.listening", { url: `http://${hostname}:${port}` }),
+    }, fetch);
+  } catch (error) {
+    throw new ListenError(`${config.host}:${port}`, error);
+  }
   return {
     [Symbol.asyncDispose]: async () => {
       let timer: ReturnType<typeof setTimeout> | undefined;

@@ -1,7 +1,8 @@
 /**
  * The process as an operator runs it: `main.ts` starts with embedded
  * defaults, answers health checks, stops cleanly on SIGTERM, and refuses to
- * start with a readable one-line message when configuration or Redis is bad.
+ * start with a readable one-line message when configuration or Redis is bad
+ * or its port is taken.
  */
 import assert from "node:assert/strict";
 import { redisAnswers, RedisUnavailableError, resolveRedis } from "../../storage/redis_server.ts";
@@ -93,6 +94,36 @@ Deno.test("main.ts refuses PORT=abc with one message naming the variable", async
   assert.equal(message.split("\n").length, 1);
   assert.match(message, /PORT/);
   assert.match(message, /COFFER_TOKEN_TTL/);
+});
+
+Deno.test("main.ts exits 1 with one line, not a stack trace, when its port is taken", async () => {
+  await using dir = await tempDir();
+  const prefix = uniquePrefix();
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (taken.addr as Deno.NetAddr).port;
+  try {
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN],
+      env: {
+        PORT: String(port),
+        COFFER_DATA_DIR: dir.path,
+        COFFER_REDIS_PREFIX: prefix,
+        REDIS_URL: TEST_REDIS_URL,
+        RUST_BACKTRACE: "0",
+        NO_COLOR: "1",
+      },
+      stdin: "null",
+      signal: AbortSignal.timeout(30_000),
+    }).output();
+    assert.equal(code, 1);
+    const message = new TextDecoder().decode(stderr).trim();
+    assert.equal(
+      message,
+      `Cannot listen on 127.0.0.1:${port}: the address is already in use (another Coffer? set PORT)`,
+    );
+  } finally {
+    await flushPrefix(prefix);
+  }
 });
 
 Deno.test("main.ts exits non-zero with one line when the configured Redis does not answer", async () => {
