@@ -7,6 +7,7 @@
 import { ConfigError, loadConfig } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { ListenError, type Role, runRoles } from "./roles.ts";
+import { StartupError } from "./services.ts";
 import { RedisUnavailableError } from "./storage/redis_server.ts";
 
 const ROLES: Record<string, Role[]> = { all: ["api", "worker"], api: ["api"], worker: ["worker"] };
@@ -29,7 +30,7 @@ async function main(args: string[]): Promise<number> {
   } catch (error) {
     if (
       error instanceof ConfigError || error instanceof RedisUnavailableError ||
-      error instanceof ListenError
+      error instanceof StartupError || error instanceof ListenError
     ) {
       console.error(error.message);
       return 1;

@@ -38,6 +38,42 @@ async function answersWithin(redis: Redis, ms: number): Promise<void> {
   }
 }
 
+/**
+ * A dependency could not be opened at start-up (the data directory, the
+ * object store); the message names it, the setting to check, and the cause.
+ */
+export class StartupError extends Error {
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+    this.name = "StartupError";
+  }
+}
+
+/**
+ * Runs one start-up step, turning its failure into a {@linkcode StartupError}
+ * whose message `explain` builds from the cause's.
+ */
+async function startupStep<T>(
+  explain: (cause: string) => string,
+  step: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    throw new StartupError(explain(error instanceof Error ? error.message : String(error)), error);
+  }
+}
+
+function dataDirProblem(config: Config): (cause: string) => string {
+  return (cause) => `Cannot use the data directory ${config.dataDir} (COFFER_DATA_DIR): ${cause}`;
+}
+
+function objectStoreProblem(config: Config): (cause: string) => string {
+  return config.s3
+    ? (cause) => `${cause} (check S3_ENDPOINT, S3_BUCKET and the AWS credentials)`
+    : (cause) => `Cannot open the local object store in ${config.dataDir}: ${cause}`;
+}
+
 /** Everything routes and workers use. */
 export interface Services extends AsyncDisposable {
   config: Config;
@@ -61,10 +97,11 @@ export interface Services extends AsyncDisposable {
  * Opens every dependency. On failure, whatever was already opened is closed.
  *
  * @throws {RedisUnavailableError} when no Redis can be found or started.
+ * @throws {StartupError} when the data directory or the object store cannot be used.
  */
 export async function openServices(config: Config, log: Logger): Promise<Services> {
   await using stack = new AsyncDisposableStack();
-  const secrets = await loadSecrets(config, log);
+  const secrets = await startupStep(dataDirProblem(config), () => loadSecrets(config, log));
   const keyRing = await KeyRing.create(secrets.masterKeys);
   const resolved = stack.use(await resolveRedis(config.redisUrl, config.dataDir, log));
   const redis = connectMetadataRedis(resolved.url, config.redisPrefix);
@@ -72,7 +109,7 @@ export async function openServices(config: Config, log: Logger): Promise<Service
     await redis.quit().catch(() => redis.disconnect());
   });
   await answersWithin(redis, REDIS_CONNECT_TIMEOUT_MS);
-  const store = await openObjectStore(config, log);
+  const store = await startupStep(objectStoreProblem(config), () => openObjectStore(config, log));
   stack.defer(() => store.close());
   const queueConnection = connectQueueRedis(resolved.url);
   stack.defer(async () => {
@@ -92,7 +129,7 @@ export async function openServices(config: Config, log: Logger): Promise<Service
     keyRing,
     users: new UserStore(redis, store, keyRing),
     files: new FileStore(redis),
-    staging: await StagingArea.create(config.dataDir),
+    staging: await startupStep(dataDirProblem(config), () => StagingArea.create(config.dataDir)),
     queue,
     progress,
     metrics: new Metrics(),

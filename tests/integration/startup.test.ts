@@ -1,8 +1,8 @@
 /**
  * The process as an operator runs it: `main.ts` starts with embedded
  * defaults, answers health checks, stops cleanly on SIGTERM, and refuses to
- * start with a readable one-line message when configuration or Redis is bad
- * or its port is taken.
+ * start with a readable one-line message when configuration, Redis, the data
+ * directory or the object store is bad, or its port is taken.
  */
 import assert from "node:assert/strict";
 import { redisAnswers, RedisUnavailableError, resolveRedis } from "../../storage/redis_server.ts";
@@ -96,34 +96,67 @@ Deno.test("main.ts refuses PORT=abc with one message naming the variable", async
   assert.match(message, /COFFER_TOKEN_TTL/);
 });
 
-Deno.test("main.ts exits 1 with one line, not a stack trace, when its port is taken", async () => {
-  await using dir = await tempDir();
+/** Runs main.ts to completion with `env` (plus a free port and test Redis); returns code and stderr. */
+async function startAndFail(
+  env: Record<string, string>,
+): Promise<{ code: number; message: string }> {
   const prefix = uniquePrefix();
-  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (taken.addr as Deno.NetAddr).port;
   try {
     const { code, stderr } = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", MAIN],
       env: {
-        PORT: String(port),
-        COFFER_DATA_DIR: dir.path,
+        PORT: String(freePort()),
         COFFER_REDIS_PREFIX: prefix,
         REDIS_URL: TEST_REDIS_URL,
         RUST_BACKTRACE: "0",
         NO_COLOR: "1",
+        ...env,
       },
       stdin: "null",
       signal: AbortSignal.timeout(30_000),
     }).output();
-    assert.equal(code, 1);
-    const message = new TextDecoder().decode(stderr).trim();
-    assert.equal(
-      message,
-      `Cannot listen on 127.0.0.1:${port}: the address is already in use (another Coffer? set PORT)`,
-    );
+    return { code, message: new TextDecoder().decode(stderr).trim() };
   } finally {
     await flushPrefix(prefix);
   }
+}
+
+Deno.test("main.ts exits 1 with one line, not a stack trace, when its port is taken", async () => {
+  await using dir = await tempDir();
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (taken.addr as Deno.NetAddr).port;
+  const { code, message } = await startAndFail({ COFFER_DATA_DIR: dir.path, PORT: String(port) });
+  assert.equal(code, 1);
+  assert.equal(
+    message,
+    `Cannot listen on 127.0.0.1:${port}: the address is already in use (another Coffer? set PORT)`,
+  );
+});
+
+Deno.test("main.ts exits 1 with one line when the data directory cannot be created", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/a-file`;
+  await Deno.writeTextFile(file, "");
+  const { code, message } = await startAndFail({ COFFER_DATA_DIR: `${file}/data` });
+  assert.equal(code, 1);
+  assert.equal(message.split("\n").length, 1, message);
+  assert.match(message, /^Cannot use the data directory .*a-file\/data \(COFFER_DATA_DIR\): /);
+});
+
+Deno.test("main.ts exits 1 with one line when the S3 endpoint does not answer", async () => {
+  await using dir = await tempDir();
+  const endpoint = `http://127.0.0.1:${freePort()}`;
+  const { code, message } = await startAndFail({
+    COFFER_DATA_DIR: dir.path,
+    S3_ENDPOINT: endpoint,
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test",
+  });
+  assert.equal(code, 1);
+  assert.equal(message.split("\n").length, 1, message);
+  assert.match(message, new RegExp(`^Cannot open S3 bucket coffer at ${endpoint}: `));
+  assert.match(message, /check S3_ENDPOINT, S3_BUCKET and the AWS credentials\)$/);
+  assert.doesNotMatch(message, /test/, "no credential in the message");
 });
 
 Deno.test("main.ts exits non-zero with one line when the configured Redis does not answer", async () => {
