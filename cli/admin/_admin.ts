@@ -12,7 +12,7 @@
  */
 import { type Config, ConfigError, loadConfig } from "../../config.ts";
 import { createLogger, type Logger } from "../../log.ts";
-import { openServices, type Services } from "../../services.ts";
+import { openServices, type Services, StartupError } from "../../services.ts";
 import { redisAnswers, RedisUnavailableError } from "../../storage/redis_server.ts";
 import {
   CliError,
@@ -40,8 +40,8 @@ const adminLogger: Logger = createLogger((line) => {
  * Opens the services of the configured deployment for an admin task.
  *
  * @throws {CliError} if Redis is not configured and none answers on the
- *   default address, or no master keys are configured or stored in the
- *   data directory.
+ *   default address, no master keys are configured or stored in the data
+ *   directory, or the data directory or the object store cannot be opened.
  */
 export async function openAdminServices(config: Config): Promise<Services> {
   if (config.redisUrl === undefined) {
@@ -72,7 +72,9 @@ export async function openAdminServices(config: Config): Promise<Services> {
       jwtSecret: config.jwtSecret ?? crypto.getRandomValues(new Uint8Array(32)),
     }, adminLogger);
   } catch (error) {
-    if (error instanceof RedisUnavailableError) throw new CliError(error.message);
+    if (error instanceof RedisUnavailableError || error instanceof StartupError) {
+      throw new CliError(error.message);
+    }
     throw error;
   }
 }

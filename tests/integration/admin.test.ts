@@ -348,3 +348,26 @@ Deno.test("addUser() and deno task user:add create accounts that sign in", async
     assert.equal(usage.code, 2);
   });
 });
+
+Deno.test("admin tasks stop with one line when the object store cannot be opened", async () => {
+  await using server = await startTestServer();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closedPort = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const env = {
+    ...deploymentEnv(server.config),
+    S3_ENDPOINT: `http://127.0.0.1:${closedPort}`,
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test",
+  };
+  for (const task of ["reindex", "keys:rotate"]) {
+    const result = await runTask(task, [], env);
+    assert.equal(result.code, 1, `${task}: ${result.stderr}`);
+    assert.match(
+      result.stderr,
+      new RegExp(
+        `^coffer: Cannot open S3 bucket coffer at http://127\\.0\\.0\\.1:${closedPort}: .*\n$`,
+      ),
+    );
+  }
+});
