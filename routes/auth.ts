@@ -83,7 +83,7 @@ const limitBody = bodyLimit({
   maxSize: MAX_AUTH_BODY_BYTES,
   onError: () => {
     throw new CofferError(
-      "PAYLOAD_TOO_LARGE",
+      "BODY_TOO_LARGE",
       `Request bodies here are limited to ${MAX_AUTH_BODY_BYTES} bytes`,
     );
   },

@@ -44,7 +44,7 @@ function fromHttpException(error: HTTPException): CofferError {
     400: "BAD_REQUEST",
     401: "UNAUTHORIZED",
     404: "NOT_FOUND",
-    413: "PAYLOAD_TOO_LARGE",
+    413: "BODY_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
     431: "HEADER_TOO_LARGE",
   };

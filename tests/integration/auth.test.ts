@@ -195,6 +195,25 @@ Deno.test("POST /api/auth/token refuses a password over 1024 characters with 400
   await response.body?.cancel();
 });
 
+Deno.test("POST /api/auth/register, /api/auth/token and /generate_token refuse bodies over 16 KiB with 413", async () => {
+  await using server = await startTestServer();
+  const body = JSON.stringify({
+    username: "heidi",
+    password: PASSWORD,
+    padding: "x".repeat(20_000),
+  });
+  for (const path of ["/api/auth/register", "/api/auth/token", "/generate_token"]) {
+    const response = await post(server, path, body);
+    assert.equal(response.status, 413, path);
+    assert.equal(response.headers.get("Content-Type"), "application/problem+json");
+    const problem = await response.json();
+    assert.equal(problem.title, "Request body too large");
+    assert.equal(problem.detail, "Request bodies here are limited to 16384 bytes");
+  }
+  const status = (await register(server, "heidi")).status;
+  assert.equal(status, 201, "nothing was registered by the refused request");
+});
+
 Deno.test("POST /api/auth/logout revokes only the token it was called with", async () => {
   await using server = await startTestServer();
   await register(server, "heidi");
