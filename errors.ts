@@ -24,6 +24,7 @@ export const ERROR_CATALOGUE = {
   HEADER_TOO_LARGE: { status: 431, title: "Request header too large" },
   RATE_LIMITED: { status: 429, title: "Too many requests" },
   INTERNAL: { status: 500, title: "Internal server error" },
+  KEY_UNAVAILABLE: { status: 500, title: "The file's master key is not configured" },
   INTEGRITY_FAILURE: { status: 502, title: "Stored file failed its integrity check" },
   SERVICE_UNAVAILABLE: { status: 503, title: "Service unavailable" },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -1,12 +1,15 @@
 /**
  * The one place errors become HTTP responses: RFC 9457 problem details
  * (`application/problem+json` with `type`, `title`, `status`, `detail`).
- * Typed {@linkcode CofferError}s map through the catalogue; anything else is
- * logged with the request id and answered as a bare 500, so no stack trace,
- * key or token ever reaches a client.
+ * Typed {@linkcode CofferError}s map through the catalogue; a file whose
+ * master key is not configured is a `key-unavailable` 500 and a
+ * `master_key.missing` log line; anything else is logged with the request id
+ * and answered as a bare 500, so no stack trace, key or token ever reaches a
+ * client.
  */
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { UnknownKeyError } from "../crypto/mod.ts";
 import { CofferError, type ErrorCode } from "../errors.ts";
 import type { Logger } from "../log.ts";
 
@@ -61,6 +64,17 @@ export function createErrorHandler(log: Logger) {
   return function handleError(error: Error, c: Context): Response {
     if (error instanceof CofferError) return problemResponse(error);
     if (error instanceof HTTPException) return problemResponse(fromHttpException(error));
+    if (error instanceof UnknownKeyError) {
+      // A master key was removed while files still use it: an operator's fix, so
+      // the log names the key id (not secret) and the client gets a stable type.
+      log.error("master_key.missing", {
+        request_id: c.get("requestId"),
+        path: c.req.path,
+        kid: error.kid,
+        advice: "put this key id back in COFFER_MASTER_KEYS, then run deno task keys:rotate",
+      });
+      return problemResponse(new CofferError("KEY_UNAVAILABLE"));
+    }
     log.error("request.failed", {
       request_id: c.get("requestId"),
       method: c.req.method,

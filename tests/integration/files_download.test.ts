@@ -135,3 +135,29 @@ for (const store of STORES) {
     });
   });
 }
+
+Deno.test("GET /api/files/:id/content and /key answer key-unavailable when the file's master key is gone", async () => {
+  await using server = await startTestServer({ worker: true });
+  const user = await signUp(server);
+  const record = await uploadFile(server, user, randomBytes(100));
+  // As if the operator removed the wrapping key from COFFER_MASTER_KEYS.
+  await server.services.files.update(record.id, { kid: "retired-key" });
+  for (const path of ["content", "key", "ciphertext"]) {
+    const response = await request(server, user, `/api/files/${record.id}/${path}`);
+    if (path === "ciphertext") {
+      // The stored bytes need no key.
+      assert.equal(response.status, 200);
+      await response.body?.cancel();
+      continue;
+    }
+    assert.equal(response.status, 500, path);
+    const problem = await response.json();
+    assert.equal(problem.type, "https://coffer.invalid/problems/key-unavailable");
+    assert.equal(problem.title, "The file's master key is not configured");
+  }
+  const missing = server.logs.map((line) => JSON.parse(line))
+    .filter((line) => line.event === "master_key.missing");
+  assert.equal(missing.length, 2);
+  assert.equal(missing[0].kid, "retired-key");
+  assert.match(missing[0].advice, /COFFER_MASTER_KEYS/);
+});
