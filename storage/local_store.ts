@@ -157,7 +157,11 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   /** Removes temp files of puts under `prefix` not written to since `olderThan`. */
-  async abortUnfinishedUploads(prefix: string, olderThan: Date): Promise<number> {
+  async abortUnfinishedUploads(
+    prefix: string,
+    olderThan: Date,
+    keep?: (key: string) => Promise<boolean>,
+  ): Promise<number> {
     const tmp = `${this.root}/${TMP_DIR}`;
     let aborted = 0;
     for await (const entry of Deno.readDir(tmp)) {
@@ -165,9 +169,9 @@ export class LocalObjectStore implements ObjectStore {
       const key = decodeKey(encoded);
       if (!entry.isFile || !(key === undefined ? prefix === "" : key.startsWith(prefix))) continue;
       const info = await Deno.stat(`${tmp}/${entry.name}`).catch(() => undefined);
-      if (info?.mtime && info.mtime < olderThan && await removeIfPresent(`${tmp}/${entry.name}`)) {
-        if (kind === "data") aborted++;
-      }
+      if (!info?.mtime || info.mtime >= olderThan) continue;
+      if (key !== undefined && await keep?.(key)) continue;
+      if (await removeIfPresent(`${tmp}/${entry.name}`) && kind === "data") aborted++;
     }
     return aborted;
   }

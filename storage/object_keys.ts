@@ -9,6 +9,12 @@ export function ciphertextKey(ownerId: string, fileId: string): string {
   return `files/${ownerId}/${fileId}`;
 }
 
+/** The file id of a ciphertext key (`files/<owner>/<id>`), or `undefined` for any other key. */
+export function fileIdOfCiphertextKey(key: string): string | undefined {
+  const parts = key.split("/");
+  return parts.length === 3 && parts[0] === "files" && parts[2] !== "" ? parts[2] : undefined;
+}
+
 /** The key sidecar of a file: wrapped DEK and sealed metadata. */
 export function sidecarKey(ownerId: string, fileId: string): string {
   return `keys/${ownerId}/${fileId}`;

@@ -58,10 +58,16 @@ export interface ObjectStore {
   /** Lists objects whose key starts with `prefix`, in key order, across all pages. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /**
-   * Aborts unfinished uploads under `prefix` started before `olderThan`.
+   * Aborts unfinished uploads under `prefix` started before `olderThan`,
+   * except those whose key `keep` says are still being written (a large
+   * upload can take longer than any age limit).
    * @returns How many were aborted.
    */
-  abortUnfinishedUploads(prefix: string, olderThan: Date): Promise<number>;
+  abortUnfinishedUploads(
+    prefix: string,
+    olderThan: Date,
+    keep?: (key: string) => Promise<boolean>,
+  ): Promise<number>;
   /** Resolves if the backend answers; used by /readyz. */
   ping(): Promise<void>;
   /** Releases connections and handles. */

@@ -244,10 +244,14 @@ export class S3ObjectStore implements ObjectStore {
     } while (token);
   }
 
-  async abortUnfinishedUploads(prefix: string, olderThan: Date): Promise<number> {
+  async abortUnfinishedUploads(
+    prefix: string,
+    olderThan: Date,
+    keep?: (key: string) => Promise<boolean>,
+  ): Promise<number> {
     let aborted = 0;
     for await (const upload of this.#listUploads(prefix)) {
-      if (upload.Initiated && upload.Initiated < olderThan) {
+      if (upload.Initiated && upload.Initiated < olderThan && !await keep?.(upload.Key!)) {
         if (await this.#abortUpload(upload.Key!, upload.UploadId!)) aborted++;
       }
     }

@@ -2,13 +2,14 @@
  * The janitor (worker role): every few minutes it removes staged files and
  * unfinished multipart uploads that are older than an hour and that no live
  * job owns — leftovers of crashed API processes, cancelled requests or
- * workers killed mid-upload.
+ * workers killed mid-upload. An upload of a live job is never aborted,
+ * however long it has been running.
  */
 import type { Queue } from "bullmq";
 import type { Logger } from "../log.ts";
 import type { FileStore } from "../storage/file_store.ts";
 import type { ObjectStore } from "../storage/object_store.ts";
-import { CIPHERTEXT_PREFIX } from "../storage/object_keys.ts";
+import { CIPHERTEXT_PREFIX, fileIdOfCiphertextKey } from "../storage/object_keys.ts";
 import type { StagingArea } from "../storage/staging.ts";
 import type { UploadJobData } from "./queue.ts";
 
@@ -51,7 +52,16 @@ export async function sweep(
     await deps.staging.remove(file.id);
     staged++;
   }
-  const uploads = await deps.store.abortUnfinishedUploads(CIPHERTEXT_PREFIX, new Date(cutoff));
+  // A live job's upload stays, however old: a large file on a slow link can
+  // take longer than the age limit, and aborting it would fail every retry too.
+  const uploads = await deps.store.abortUnfinishedUploads(
+    CIPHERTEXT_PREFIX,
+    new Date(cutoff),
+    async (key) => {
+      const fileId = fileIdOfCiphertextKey(key);
+      return fileId !== undefined && await ownedByLiveJob(deps, fileId);
+    },
+  );
   if (staged + uploads > 0) deps.log.info("janitor.swept", { staged, uploads });
   return { staged, uploads };
 }

@@ -200,7 +200,8 @@ export function objectStoreContract(
 
   if (options.listsUploads !== false) {
     Deno.test({
-      name: `${name} abortUnfinishedUploads() aborts a stalled upload under the prefix only`,
+      name:
+        `${name} abortUnfinishedUploads() aborts a stalled upload under the prefix only, unless kept`,
       async fn() {
         await using fixture = await makeStore();
         const { store, partSize } = fixture;
@@ -212,6 +213,11 @@ export function objectStoreContract(
         const inAMinute = new Date(Date.now() + 60_000);
         assert.equal(await store.abortUnfinishedUploads("elsewhere/", inAMinute), 0);
         assert.equal(await store.abortUnfinishedUploads("janitor/", hourAgo), 0);
+        const asked: string[] = [];
+        const keepIt = (key: string) => (asked.push(key), Promise.resolve(true));
+        assert.equal(await store.abortUnfinishedUploads("janitor/", inAMinute, keepIt), 0);
+        assert.deepEqual(asked, ["janitor/stuck"], "keep() is asked with the object key");
+        assert.equal(await fixture.unfinishedUploads(), 1, "a kept upload goes on");
         assert.equal(await store.abortUnfinishedUploads("janitor/", inAMinute), 1);
         assert.equal(await fixture.unfinishedUploads(), 0);
         slow.release();

@@ -1,7 +1,8 @@
 /**
  * The janitor's sweep: staged files that no live record or job owns and
  * unfinished multipart uploads are removed once they are older than the
- * minimum age; a queued file's staging and anything young are left alone.
+ * minimum age; a queued file's staging and upload, and anything young, are
+ * left alone.
  * Unfinished uploads are listed with ListMultipartUploads, which fauxqs lacks,
  * so the S3 case runs on moto_server when it is installed.
  */
@@ -42,6 +43,8 @@ async function leftovers(server: TestServer) {
   return { user, keep: [queued.id], remove: [orphan, failed.id] };
 }
 
+type Leftovers = Awaited<ReturnType<typeof leftovers>>;
+
 /**
  * Sweeps now (nothing is old enough) and two hours from now. `startUploads`
  * runs between the two: moto reports every upload as initiated in 2010, so
@@ -50,14 +53,15 @@ async function leftovers(server: TestServer) {
 async function assertSweeps(
   server: TestServer,
   expectedUploads = 0,
-  startUploads = async () => {},
+  startUploads = async (_: Leftovers) => {},
 ) {
-  const { keep, remove } = await leftovers(server);
+  const found = await leftovers(server);
+  const { keep, remove } = found;
   const deps = server.services;
 
   assert.deepEqual(await sweep(deps), { staged: 0, uploads: 0 }, "young leftovers are kept");
   assert.deepEqual((await stagedIds(server)).sort(), [...keep, ...remove].sort());
-  await startUploads();
+  await startUploads(found);
 
   assert.deepEqual(await sweep(deps, later()), { staged: remove.length, uploads: expectedUploads });
   assert.deepEqual(await stagedIds(server), keep, "a queued file keeps its staging");
@@ -76,11 +80,19 @@ Deno.test({
     await using moto = await startMoto();
     await using server = await startTestServer({ config: { s3: moto.settings as Config["s3"] } });
     const store = server.services.store as S3ObjectStore;
-    const key = ciphertextKey(newId(), newId());
-    await assertSweeps(server, 1, async () => {
-      await store.client.send(new CreateMultipartUploadCommand({ Bucket: store.bucket, Key: key }));
-      assert.equal((await unfinishedUploads(store, "files/")).length, 1);
+    const orphanKey = ciphertextKey(newId(), newId());
+    let liveKey = "";
+    await assertSweeps(server, 1, async ({ user, keep }) => {
+      // The queued file's job is live: its upload stays however old it is (a
+      // large file on a slow link), or every retry of the job would be aborted.
+      liveKey = ciphertextKey(user.id, keep[0]);
+      for (const key of [orphanKey, liveKey]) {
+        await store.client.send(
+          new CreateMultipartUploadCommand({ Bucket: store.bucket, Key: key }),
+        );
+      }
+      assert.equal((await unfinishedUploads(store, "files/")).length, 2);
     });
-    assert.deepEqual(await unfinishedUploads(store), []);
+    assert.deepEqual((await unfinishedUploads(store)).map((upload) => upload.Key), [liveKey]);
   },
 });

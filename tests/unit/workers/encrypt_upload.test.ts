@@ -56,8 +56,12 @@ class SpyStore implements ObjectStore {
   list(prefix: string) {
     return this.inner.list(prefix);
   }
-  abortUnfinishedUploads(prefix: string, olderThan: Date) {
-    return this.inner.abortUnfinishedUploads(prefix, olderThan);
+  abortUnfinishedUploads(
+    prefix: string,
+    olderThan: Date,
+    keep?: (key: string) => Promise<boolean>,
+  ) {
+    return this.inner.abortUnfinishedUploads(prefix, olderThan, keep);
   }
   ping() {
     return this.inner.ping();
