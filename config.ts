@@ -130,6 +130,9 @@ const schema = z.object({
   COFFER_WORKER_PORT: integer(0, 65535).optional(),
 });
 
+/** Every environment variable Coffer reads (the README's configuration table lists each). */
+export const SETTING_NAMES: readonly string[] = Object.keys(schema.shape);
+
 /**
  * Reads and validates every setting.
  *
@@ -144,7 +147,7 @@ const schema = z.object({
  */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const input = Object.fromEntries(
-    Object.keys(schema.shape).map((name) => [name, env[name] === "" ? undefined : env[name]]),
+    SETTING_NAMES.map((name) => [name, env[name] === "" ? undefined : env[name]]),
   );
   const parsed = schema.safeParse(input);
   if (!parsed.success) {

@@ -2,10 +2,12 @@
  * The documentation points at files that exist: every Markdown link to a
  * local file, and every repository path written in backticks
  * (`crypto/_window.ts`), in the README, BENCHMARKS and docs/. A file moved or
- * renamed without its docs fails here.
+ * renamed without its docs fails here. The README's configuration table names
+ * exactly the variables config.ts reads.
  */
 import assert from "node:assert/strict";
 import { dirname, join, relative } from "node:path";
+import { SETTING_NAMES } from "../../config.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const DOCS = [
@@ -52,4 +54,17 @@ Deno.test("docs name only repository paths that exist", async () => {
   }
   assert.deepEqual(missing, []);
   assert.ok(checked > 10, `only ${checked} paths found: is the pattern still right?`);
+});
+
+Deno.test("the README's configuration table lists exactly the settings config.ts reads", async () => {
+  const readme = await Deno.readTextFile(join(ROOT, "README.md"));
+  const section = readme.slice(
+    readme.indexOf("## Configuration"),
+    readme.indexOf("## API summary"),
+  );
+  const documented = new Set<string>();
+  for (const [cell] of section.matchAll(/^\| (`[A-Z][A-Z0-9_]*`(?:, `[A-Z][A-Z0-9_]*`)*)/gm)) {
+    for (const [name] of cell.matchAll(/[A-Z][A-Z0-9_]+/g)) documented.add(name);
+  }
+  assert.deepEqual([...documented].sort(), [...SETTING_NAMES].sort());
 });
