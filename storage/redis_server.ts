@@ -67,20 +67,28 @@ function freeLoopbackPort(): number {
   return port;
 }
 
+/** Options of {@linkcode spawnRedisServer}. */
+export interface SpawnRedisOptions {
+  /** The executable to run (tests point it at a missing one). */
+  binary?: string;
+  /** The loopback port; a free one when unset (set it to restart on the same one). */
+  port?: number;
+}
+
 /**
- * Starts `redis-server` on a free loopback port with AOF under `<dataDir>/redis`.
+ * Starts `redis-server` on a loopback port with AOF under `<dataDir>/redis`;
+ * started again on the same port and directory it finds its data again.
  *
- * @param binary The executable to run (tests point it at a missing one).
  * @throws {RedisUnavailableError} if the binary is not found.
  */
 export async function spawnRedisServer(
   dataDir: string,
   log: Logger,
-  binary = "redis-server",
+  options: SpawnRedisOptions = {},
 ): Promise<ResolvedRedis> {
+  const { binary = "redis-server", port = freeLoopbackPort() } = options;
   const dir = `${dataDir}/redis`;
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-  const port = freeLoopbackPort();
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(binary, {
@@ -149,5 +157,5 @@ export async function resolveRedis(
       [Symbol.asyncDispose]: none,
     };
   }
-  return await spawnRedisServer(dataDir, log, options.binary);
+  return await spawnRedisServer(dataDir, log, { binary: options.binary });
 }
