@@ -5,6 +5,7 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { requireAuth } from "./auth/middleware.ts";
+import { proxiedClientAddress } from "./auth/client_address.ts";
 import { authRoutes } from "./routes/auth.ts";
 import type { Services } from "./services.ts";
 import { compatRoutes } from "./routes/compat.ts";
@@ -69,7 +70,13 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   const app = createOpsApp(services);
   app.route("/", pageRoutes());
   app.route("/", docsRoutes(app));
-  app.route("/", authRoutes(services));
+  const { trustedProxies } = services.config;
+  app.route(
+    "/",
+    authRoutes(services, {
+      clientAddress: trustedProxies ? proxiedClientAddress(trustedProxies) : undefined,
+    }),
+  );
   const auth = requireAuth(services);
   for (const path of PROTECTED_PATHS) app.use(path, auth);
   app.route("/", uploadRoutes(services));

@@ -6,6 +6,7 @@
  * A bad value stops start-up with one {@linkcode ConfigError} that names every
  * bad variable, so an operator fixes them all in one go.
  */
+import proxyaddr from "@fastify/proxy-addr";
 import { z } from "zod";
 
 /** A KEK from `COFFER_MASTER_KEYS`: key id and 32 raw key bytes. */
@@ -52,6 +53,12 @@ export interface Config {
    * `/metrics` (`COFFER_WORKER_PORT`); unset means no listener.
    */
   workerPort?: number;
+  /**
+   * The operator's reverse proxies (`COFFER_TRUSTED_PROXIES`): addresses,
+   * CIDR ranges or `loopback`/`linklocal`/`uniquelocal`. Only requests from
+   * these may name the client in `X-Forwarded-For` (for rate limits).
+   */
+  trustedProxies?: string[];
 }
 
 /** Thrown when one or more environment variables are invalid. */
@@ -128,6 +135,20 @@ const schema = z.object({
   COFFER_JOB_BACKOFF_MS: integer(1, 3_600_000).default(1000),
   COFFER_METRICS_TOKEN: optionalText,
   COFFER_WORKER_PORT: integer(0, 65535).optional(),
+  COFFER_TRUSTED_PROXIES: z.string().trim().min(1).optional().transform((text, ctx) => {
+    if (text === undefined) return undefined;
+    const proxies = text.split(",").map((entry) => entry.trim()).filter((entry) => entry);
+    try {
+      proxyaddr.compile(proxies); // what auth/client_address.ts will use them with
+    } catch (error) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected addresses or CIDR ranges (${(error as Error).message})`,
+      });
+      return z.NEVER;
+    }
+    return proxies;
+  }),
 });
 
 /** Every environment variable Coffer reads (the README's configuration table lists each). */
@@ -185,5 +206,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     jobBackoffMs: v.COFFER_JOB_BACKOFF_MS,
     metricsToken: v.COFFER_METRICS_TOKEN,
     workerPort: v.COFFER_WORKER_PORT,
+    trustedProxies: v.COFFER_TRUSTED_PROXIES,
   };
 }

@@ -1,6 +1,8 @@
 /**
  * Login and registration throttling against real Redis, with the auth
- * routes mounted on their own server so the windows can be seconds long.
+ * routes mounted on their own server so the windows can be seconds long;
+ * and, through the whole app, which client a request counts for with and
+ * without COFFER_TRUSTED_PROXIES.
  */
 import assert from "node:assert/strict";
 import { OpenAPIHono } from "@hono/zod-openapi";
@@ -147,4 +149,31 @@ Deno.test("POST /api/auth/register answers 429 with Retry-After after too many r
     await statusOf(auth.post("/api/auth/register", { username: "reg2", password: PASSWORD })),
     201,
   );
+});
+
+Deno.test("registrations are counted per X-Forwarded-For client only behind COFFER_TRUSTED_PROXIES", async (t) => {
+  const LIMIT = 20; // the default registrations per address and hour
+  const register = (url: string, username: string, forwardedFor: string) =>
+    fetch(`${url}/api/auth/register`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-Forwarded-For": forwardedFor },
+      body: JSON.stringify({ username, password: PASSWORD }),
+    });
+  for (const trusted of [true, false]) {
+    await t.step(trusted ? "behind a trusted proxy" : "with no trusted proxy", async () => {
+      await using server = await startTestServer({
+        config: trusted ? { trustedProxies: ["loopback"] } : {},
+      });
+      for (let i = 0; i < LIMIT; i++) {
+        // A different claimed address each time: only a trusted proxy's claim counts.
+        const forwardedFor = trusted ? "203.0.113.1" : `203.0.113.${i + 1}`;
+        assert.equal(await statusOf(register(server.url, `user${i}`, forwardedFor)), 201);
+      }
+      const sameClient = await register(server.url, "one.more", "203.0.113.1");
+      assert.equal(sameClient.status, 429);
+      await sameClient.body?.cancel();
+      const otherClient = statusOf(register(server.url, "another", "198.51.100.2"));
+      assert.equal(await otherClient, trusted ? 201 : 429);
+    });
+  }
 });

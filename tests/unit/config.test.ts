@@ -77,3 +77,19 @@ Deno.test("parseMasterKeys() rejects short keys, missing ids and duplicates", ()
   assert.throws(() => parseMasterKeys(`:${randomKeyBase64()}`));
   assert.throws(() => parseMasterKeys(`a:${randomKeyBase64()},a:${randomKeyBase64()}`), /unique/);
 });
+
+Deno.test("loadConfig() reads COFFER_TRUSTED_PROXIES as a list and refuses a bad entry", () => {
+  assert.equal(loadConfig({}).trustedProxies, undefined);
+  assert.deepEqual(
+    loadConfig({ COFFER_TRUSTED_PROXIES: " 10.0.0.0/8, loopback ,fd00::1" }).trustedProxies,
+    ["10.0.0.0/8", "loopback", "fd00::1"],
+  );
+  assert.throws(
+    () => loadConfig({ COFFER_TRUSTED_PROXIES: "10.0.0.0/8,lb.internal" }),
+    (error) =>
+      error instanceof ConfigError &&
+      /COFFER_TRUSTED_PROXIES: expected addresses or CIDR ranges .*lb\.internal/.test(
+        error.message,
+      ),
+  );
+});
