@@ -21,7 +21,11 @@ export interface FileStatusView {
   error?: string;
 }
 
-/** Re-read the state this often even without an event (also keeps proxies from timing out). */
+/**
+ * Re-read the state this often even without an event. A recheck that finds
+ * nothing new sends an SSE comment, so proxies and load balancers (which
+ * often cut a connection idle for 60 s) keep a long wait in the queue open.
+ */
 const RECHECK_MS = 5_000;
 
 async function statusOf(services: Services, record: FileRecord): Promise<FileStatusView> {
@@ -85,6 +89,7 @@ export function fileStatusRoutes(services: Services) {
     const owner = c.get("user").id;
     const first = await ownedFile(files, owner, c.req.valid("param").id);
     c.header("Cache-Control", "no-store");
+    c.header("X-Accel-Buffering", "no"); // nginx: pass events on as they come
     return streamSSE(c, async (stream) => {
       let changed = false;
       let wake: () => void = () => {};
@@ -105,6 +110,7 @@ export function fileStatusRoutes(services: Services) {
           };
           const data = JSON.stringify(view);
           if (data !== last) await stream.writeSSE({ event: "status", data });
+          else await stream.write(": keep-alive\n\n");
           last = data;
           if (view.status === "stored" || view.status === "failed") break;
           if (changed) continue;

@@ -3,7 +3,8 @@
  * encrypts a 17 MiB file never goes backwards and ends at 100 %, and
  * `GET /api/files/:id/events` (Server-Sent Events, with a bearer header or
  * `?access_token=`) starts with the current state, ends with `stored` and
- * then closes. Another user gets the same 404 as an unknown id.
+ * then closes, and keeps a long wait alive with comment lines. Another user
+ * gets the same 404 as an unknown id.
  */
 import assert from "node:assert/strict";
 import { signUp, startTestServer, type TestServer, type TestUser } from "../test_server.ts";
@@ -134,4 +135,29 @@ Deno.test("GET /api/files/:id/status and /events answer another user the same 40
   const noToken = await fetch(`${server.url}/api/files/${record.id}/events`);
   assert.equal(noToken.status, 401);
   await noToken.body?.cancel();
+});
+
+Deno.test("GET /api/files/:id/events keeps a long wait alive with comments and no proxy buffering", async () => {
+  await using server = await startTestServer(); // no worker: the file stays queued
+  const user = await signUp(server);
+  const record = await uploadAccepted(server, user, "raw", markedPlaintext(100));
+  const response = await fetch(`${server.url}/api/files/${record.id}/events`, {
+    headers: user.headers,
+  });
+  assert.equal(response.headers.get("X-Accel-Buffering"), "no");
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const deadline = Date.now() + 15_000;
+  try {
+    while (!text.includes(": keep-alive\n\n") && Date.now() < deadline) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+  } finally {
+    await reader.cancel();
+  }
+  assert.match(text, /^event: status\ndata: \{"status":"queued"/);
+  assert.equal(text.match(/event: status/g)?.length, 1, "an unchanged state is not sent again");
+  assert.ok(text.includes(": keep-alive\n\n"), `no keep-alive comment in ${JSON.stringify(text)}`);
 });
