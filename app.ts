@@ -16,7 +16,7 @@ import { fileRoutes } from "./routes/files.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { pageRoutes } from "./routes/page.ts";
-import { requestLogging, securityHeaders } from "./routes/middleware.ts";
+import { requestLogging, requireRedis, securityHeaders } from "./routes/middleware.ts";
 import { createErrorHandler, handleNotFound } from "./routes/problem.ts";
 import { uploadRoutes } from "./routes/uploads.ts";
 
@@ -29,6 +29,9 @@ const PROTECTED_PATHS = [
   "/download/*",
   "/download_decrypted/*",
 ];
+
+/** Paths whose handlers need Redis: every account and file route. */
+const REDIS_PATHS = ["/api/*", "/generate_token", ...PROTECTED_PATHS];
 
 /**
  * Creates the operations app: middleware, the error handler, `/healthz`,
@@ -70,6 +73,8 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   const app = createOpsApp(services);
   app.route("/", pageRoutes());
   app.route("/", docsRoutes(app));
+  const redisUp = requireRedis(services.redis);
+  for (const path of REDIS_PATHS) app.use(path, redisUp);
   const { trustedProxies } = services.config;
   app.route(
     "/",

@@ -17,9 +17,12 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 }
 
 async function sampleGauges(services: Services): Promise<void> {
-  const { metrics, queue, staging } = services;
-  const counts = await queue.getJobCounts("waiting", "active", "delayed", "failed", "completed");
-  for (const [state, count] of Object.entries(counts)) metrics.queueJobs.set({ state }, count);
+  const { metrics, queue, redis, staging } = services;
+  // Without Redis the queue gauges keep their last value rather than hang the scrape.
+  if (redis.status === "ready") {
+    const counts = await queue.getJobCounts("waiting", "active", "delayed", "failed", "completed");
+    for (const [state, count] of Object.entries(counts)) metrics.queueJobs.set({ state }, count);
+  }
   const staged = await staging.list();
   metrics.stagingBytes.set(staged.reduce((sum, file) => sum + file.size, 0));
 }

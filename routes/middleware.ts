@@ -1,10 +1,12 @@
 /**
  * Cross-cutting HTTP middleware: a request id (echoed in `X-Request-Id`),
- * one structured log line per request, and security headers on every
- * response. The log line names the route, status and timing, never a query
- * string (it may hold `access_token`) or a header value.
+ * one structured log line per request, security headers on every response,
+ * and a fast 503 for routes that need Redis while it is unreachable. The log
+ * line names the route, status and timing, never a query string (it may hold
+ * `access_token`) or a header value.
  */
 import type { Context, Next } from "hono";
+import { CofferError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { AppEnv } from "./env.ts";
 
@@ -65,4 +67,25 @@ export async function securityHeaders(c: Context, next: Next) {
   if (!c.res.headers.has("Content-Security-Policy")) {
     c.header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
   }
+}
+
+/** How long a client is told to wait when Redis is unreachable. */
+const REDIS_RETRY_AFTER_SECONDS = "5";
+
+/**
+ * Answers 503 at once while the Redis connection is not ready, instead of
+ * letting the request wait on ioredis' reconnect loop (tens of seconds, or
+ * for ever on BullMQ's connection) and end in a 500.
+ *
+ * @param redis The metadata connection (only its `status` is read).
+ */
+export function requireRedis(redis: { readonly status: string }) {
+  return async function checkRedis(_c: Context, next: Next) {
+    if (redis.status !== "ready") {
+      throw new CofferError("SERVICE_UNAVAILABLE", "Redis is not answering; try again shortly", {
+        headers: { "Retry-After": REDIS_RETRY_AFTER_SECONDS },
+      });
+    }
+    await next();
+  };
 }

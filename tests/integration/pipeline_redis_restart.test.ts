@@ -2,7 +2,8 @@
  * Redis restarted under a running deployment (spec 6.5): with AOF on, an
  * upload queued before the restart is still processed afterwards, exactly
  * once, and a worker that was running across the restart goes on taking new
- * uploads. Redis here is a private redis-server (AOF on, as the embedded one
+ * uploads. While Redis is down, the API answers 503 at once instead of
+ * hanging. Redis here is a private redis-server (AOF on, as the embedded one
  * runs), stopped with SIGTERM and started again on the same port and
  * directory.
  */
@@ -14,23 +15,54 @@ import { tempDir } from "../helpers.ts";
 import { signUp, startTestServer, waitForFile } from "../test_server.ts";
 import { keysUnder, markedPlaintext, upload } from "./_pipeline.ts";
 
-/** A redis-server of our own that can be restarted on the same port and directory. */
+/** A redis-server of our own that can be stopped and started on the same port and directory. */
 interface PrivateRedis extends AsyncDisposable {
   url: string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
   restart(): Promise<void>;
 }
 
 async function startPrivateRedis(dataDir: string): Promise<PrivateRedis> {
-  let running = await spawnRedisServer(dataDir, silentLogger);
-  const port = Number(new URL(running.url).port);
-  return {
-    url: running.url,
-    async restart() {
-      await running[Symbol.asyncDispose]();
-      running = await spawnRedisServer(dataDir, silentLogger, { port });
-    },
-    [Symbol.asyncDispose]: () => running[Symbol.asyncDispose](),
+  const first = await spawnRedisServer(dataDir, silentLogger);
+  let running: AsyncDisposable | undefined = first;
+  const url = first.url;
+  const port = Number(new URL(url).port);
+  const stop = async () => {
+    await running?.[Symbol.asyncDispose]();
+    running = undefined;
   };
+  const start = async () => {
+    running = await spawnRedisServer(dataDir, silentLogger, { port });
+  };
+  return {
+    url,
+    stop,
+    start,
+    async restart() {
+      await stop();
+      await start();
+    },
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+/** Waits until the server has noticed that Redis is gone. */
+async function untilDisconnected(server: { services: { redis: { status: string } } }) {
+  const deadline = Date.now() + 10_000;
+  while (server.services.redis.status === "ready") {
+    if (Date.now() > deadline) throw new Error("the server did not notice Redis stopping in 10 s");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Waits until the server's Redis connection is back (ioredis reconnects on its own). */
+async function untilReconnected(server: { services: { redis: { status: string } } }) {
+  const deadline = Date.now() + 10_000;
+  while (server.services.redis.status !== "ready") {
+    if (Date.now() > deadline) throw new Error("the server did not reconnect to Redis in 10 s");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 Deno.test("an upload queued before a Redis restart is stored once afterwards, and the worker goes on", async () => {
@@ -43,12 +75,14 @@ Deno.test("an upload queued before a Redis restart is stored once afterwards, an
   const before = await upload(server, user, "raw", markedPlaintext(40_000));
   assert.equal(before.status, 202);
   await redis.restart();
+  await untilReconnected(server); // until then the API answers 503 (next test)
 
   await using _worker = await startWorkerRole(server.services);
   assert.equal((await waitForFile(server, user, before.body.id)).status, "stored");
 
   // The worker (and the API) reconnect: a second restart, then a new upload.
   await redis.restart();
+  await untilReconnected(server); // until then the API answers 503 (next test)
   const after = await upload(server, user, "raw", markedPlaintext(1000));
   assert.equal(after.status, 202, JSON.stringify(after.body));
   assert.equal((await waitForFile(server, user, after.body.id)).status, "stored");
@@ -61,4 +95,45 @@ Deno.test("an upload queued before a Redis restart is stored once afterwards, an
       `files/${user.id}/${after.body.id}`,
     ].sort(),
   );
+});
+
+Deno.test("while Redis is down the API answers 503 at once, health and metrics still answer", async () => {
+  await using dir = await tempDir();
+  await using redis = await startPrivateRedis(dir.path);
+  await using server = await startTestServer({ config: { redisUrl: redis.url } });
+  const user = await signUp(server);
+  await redis.stop();
+  await untilDisconnected(server);
+
+  const requests: [string, RequestInit][] = [
+    ["/api/files", { headers: user.headers }],
+    ["/api/me", { headers: user.headers }],
+    ["/api/files?name=a.txt", { method: "POST", headers: user.headers, body: "hello" }],
+    ["/api/auth/token", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: user.username, password: "correct horse battery staple" }),
+    }],
+    ["/list_files", { headers: user.headers }],
+  ];
+  for (const [path, init] of requests) {
+    const started = Date.now();
+    const response = await fetch(`${server.url}${path}`, init);
+    assert.equal(response.status, 503, path);
+    assert.equal(response.headers.get("Retry-After"), "5");
+    assert.equal((await response.json()).detail, "Redis is not answering; try again shortly");
+    assert.ok(Date.now() - started < 2000, `${path} took ${Date.now() - started} ms`);
+  }
+  const healthz = await fetch(`${server.url}/healthz`);
+  assert.equal(healthz.status, 200);
+  await healthz.body?.cancel();
+  const metrics = await fetch(`${server.url}/metrics`, { signal: AbortSignal.timeout(5000) });
+  assert.equal(metrics.status, 200);
+  await metrics.body?.cancel();
+
+  await redis.start();
+  await untilReconnected(server);
+  const listed = await fetch(`${server.url}/api/files`, { headers: user.headers });
+  assert.equal(listed.status, 200);
+  await listed.body?.cancel();
 });
