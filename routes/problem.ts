@@ -12,6 +12,7 @@ import { HTTPException } from "hono/http-exception";
 import { UnknownKeyError } from "../crypto/mod.ts";
 import { CofferError, type ErrorCode } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { ObjectStoreUnavailableError } from "../storage/object_store.ts";
 
 /** Base URI of Coffer's problem types; each code is a fragment of the API docs. */
 export const PROBLEM_TYPE_BASE = "https://coffer.invalid/problems/";
@@ -64,6 +65,18 @@ export function createErrorHandler(log: Logger) {
   return function handleError(error: Error, c: Context): Response {
     if (error instanceof CofferError) return problemResponse(error);
     if (error instanceof HTTPException) return problemResponse(fromHttpException(error));
+    if (error instanceof ObjectStoreUnavailableError) {
+      log.warn("object_store.unavailable", { request_id: c.get("requestId"), path: c.req.path });
+      return problemResponse(
+        new CofferError(
+          "SERVICE_UNAVAILABLE",
+          "The object store is not answering; try again shortly",
+          {
+            headers: { "Retry-After": "5" },
+          },
+        ),
+      );
+    }
     if (error instanceof UnknownKeyError) {
       // A master key was removed while files still use it: an operator's fix, so
       // the log names the key id (not secret) and the client gets a stable type.

@@ -9,6 +9,17 @@
 /** Object metadata: small string pairs stored beside the object. */
 export type ObjectMetadata = Record<string, string>;
 
+/**
+ * The object store did not answer (connection refused, reset or timed out,
+ * after the client's own retries): the request may succeed later.
+ */
+export class ObjectStoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`Cannot reach the object store: ${(cause as Error)?.message ?? cause}`, { cause });
+    this.name = "ObjectStoreUnavailableError";
+  }
+}
+
 /** What `head` reports about a stored object. */
 export interface ObjectInfo {
   key: string;

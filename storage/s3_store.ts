@@ -25,6 +25,7 @@ import {
   type ObjectInfo,
   ObjectNotFoundError,
   type ObjectStore,
+  ObjectStoreUnavailableError,
   type PutOptions,
 } from "./object_store.ts";
 
@@ -51,14 +52,15 @@ export interface S3StoreOptions {
  * Creates an S3 client for S3-compatible servers: path-style addressing when an
  * endpoint is set, checksums only when required (otherwise streamed bodies go
  * out aws-chunked, which some servers store verbatim), credentials from config
- * when given (else the SDK's default chain).
+ * when given (else the SDK's default chain). An endpoint that does not answer
+ * at all fails with {@linkcode ObjectStoreUnavailableError}.
  *
  * @param settings The `s3` section of the config.
  * @returns A client; destroy it with `client.destroy()`.
  */
 export function createS3Client(settings: S3Settings): S3Client {
   const { endpoint, region, accessKeyId, secretAccessKey } = settings;
-  return new S3Client({
+  const client = new S3Client({
     region,
     endpoint,
     forcePathStyle: endpoint !== undefined,
@@ -66,7 +68,31 @@ export function createS3Client(settings: S3Settings): S3Client {
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
   });
+  // Outermost, so it sees what is left after the SDK's own retries.
+  client.middlewareStack.add((next) => async (args) => {
+    try {
+      return await next(args);
+    } catch (error) {
+      if (UNREACHABLE.has((error as { code?: string })?.code ?? "")) {
+        throw new ObjectStoreUnavailableError(error);
+      }
+      throw error;
+    }
+  }, { step: "initialize", name: "cofferUnreachableStore" });
+  return client;
 }
+
+/** Socket errors that mean the endpoint did not answer at all. */
+const UNREACHABLE = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EPIPE",
+]);
 
 /**
  * Opens the S3 object store, creating the bucket if it does not exist.

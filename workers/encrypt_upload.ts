@@ -16,7 +16,7 @@ import { unwrapDataKey } from "../storage/data_keys.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { FileRecord, FileStore } from "../storage/file_store.ts";
-import type { ObjectStore } from "../storage/object_store.ts";
+import { type ObjectStore, ObjectStoreUnavailableError } from "../storage/object_store.ts";
 import { ciphertextKey, sidecarKey } from "../storage/object_keys.ts";
 import { writeKeySidecar } from "../storage/key_sidecar.ts";
 import type { StagingArea } from "../storage/staging.ts";
@@ -124,6 +124,7 @@ function isFinalAttempt(job: Job, error: unknown): boolean {
  */
 function reasonOf(error: unknown): string {
   if (error instanceof UnrecoverableError) return error.message;
+  if (error instanceof ObjectStoreUnavailableError) return "The object store did not answer";
   return "The object store did not accept the encrypted file";
 }
 
