@@ -44,7 +44,7 @@ export interface Config {
   jobLockMs: number;
   /**
    * First retry delay of a failed upload job (`COFFER_JOB_BACKOFF_MS`, default
-   * 1000); each later retry waits twice as long (5 attempts in all).
+   * 1000); each later retry waits twice as long (8 attempts in all).
    */
   jobBackoffMs: number;
   metricsToken?: string;

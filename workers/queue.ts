@@ -24,13 +24,20 @@ export interface UploadProgress {
 }
 
 /**
- * Five attempts with exponential backoff (by default 1 s, 2 s, 4 s, 8 s).
+ * Attempts of an upload job. With the default backoff the retries wait 1 s,
+ * 2 s, … 64 s — about two minutes in all — so an upload outlives a short
+ * object-store outage or restart instead of failing within seconds.
+ */
+export const UPLOAD_ATTEMPTS = 8;
+
+/**
+ * {@linkcode UPLOAD_ATTEMPTS} attempts with exponential backoff.
  *
  * @param backoffMs The first retry delay (config `jobBackoffMs`).
  */
 export function uploadJobOptions(backoffMs = 1000) {
   return {
-    attempts: 5,
+    attempts: UPLOAD_ATTEMPTS,
     backoff: { type: "exponential", delay: backoffMs },
     removeOnComplete: { age: 3600, count: 10000 },
     removeOnFail: { age: 7 * 24 * 3600 },

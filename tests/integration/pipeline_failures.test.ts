@@ -5,11 +5,12 @@
  * file is removed and the owner's quota is released. Downloads and deletes
  * answer 503 with Retry-After while it is down. The S3 server (fauxqs)
  * is stopped and started again on the same port; the retry delay is
- * shortened with `jobBackoffMs` so the five attempts fit in a test.
+ * shortened with `jobBackoffMs` so all the attempts fit in a test.
  */
 import assert from "node:assert/strict";
 import { ciphertextSize } from "../../crypto/mod.ts";
 import { collect } from "../helpers.ts";
+import { UPLOAD_ATTEMPTS } from "../../workers/queue.ts";
 import { signUp, startTestServer, waitForFile } from "../test_server.ts";
 import {
   eventually,
@@ -83,7 +84,7 @@ Deno.test("upload worker marks the file failed with a reason after the last atte
     return await (await server.services.queue.getJob(record.id))?.isFailed() ?? false;
   });
   const job = await server.services.queue.getJob(record.id);
-  assert.equal(job?.attemptsMade, 5, "five attempts before giving up");
+  assert.equal(job?.attemptsMade, UPLOAD_ATTEMPTS, "every attempt before giving up");
   const failed = (await getJson(server, user, `/api/files/${record.id}`)).body;
   assert.equal(failed.status, "failed");
   assert.equal(failed.error, final.error);

@@ -20,7 +20,11 @@ import type { ObjectStore } from "../../../storage/object_store.ts";
 import { connectMetadataRedis } from "../../../storage/redis.ts";
 import { StagingArea } from "../../../storage/staging.ts";
 import { processUpload, type UploadProcessorDeps } from "../../../workers/encrypt_upload.ts";
-import type { UploadJobData, UploadProgress } from "../../../workers/queue.ts";
+import {
+  UPLOAD_ATTEMPTS,
+  type UploadJobData,
+  type UploadProgress,
+} from "../../../workers/queue.ts";
 import {
   collect,
   flushPrefix,
@@ -143,7 +147,7 @@ function fakeJob(record: FileRecord, attemptsMade = 0) {
     name: "encrypt-and-store",
     data: { fileId: record.id, ownerId: record.owner },
     attemptsMade,
-    opts: { attempts: 5 },
+    opts: { attempts: UPLOAD_ATTEMPTS },
     updateProgress(value: UploadProgress) {
       progress.push(value);
       return Promise.resolve();
@@ -265,7 +269,8 @@ Deno.test("processUpload() keeps staging for a retry, then after the last attemp
   const record = await f.queue(randomBytes(1000));
   f.store.beforePut = () => Promise.reject(new Error("Cannot reach the object store: test"));
 
-  for (let attempt = 0; attempt < 4; attempt++) {
+  const last = UPLOAD_ATTEMPTS - 1;
+  for (let attempt = 0; attempt < last; attempt++) {
     await assert.rejects(processUpload(fakeJob(record, attempt).job, f.deps), /test/);
     const retrying = (await f.files.get(record.id))!;
     assert.equal(retrying.status, "queued");
@@ -274,7 +279,7 @@ Deno.test("processUpload() keeps staging for a retry, then after the last attemp
     assert.deepEqual(f.released, []);
   }
 
-  await assert.rejects(processUpload(fakeJob(record, 4).job, f.deps), /test/);
+  await assert.rejects(processUpload(fakeJob(record, last).job, f.deps), /test/);
   const failed = (await f.files.get(record.id))!;
   assert.equal(failed.status, "failed");
   assert.equal(failed.error, "The object store did not accept the encrypted file");
@@ -283,7 +288,7 @@ Deno.test("processUpload() keeps staging for a retry, then after the last attemp
 
   // A late redelivery of the failed job neither retries nor releases twice.
   f.store.beforePut = undefined;
-  await assert.rejects(processUpload(fakeJob(record, 4).job, f.deps));
+  await assert.rejects(processUpload(fakeJob(record, last).job, f.deps));
   assert.equal((await f.files.get(record.id))?.status, "failed");
   assert.deepEqual(f.released, [[record.owner, 1000]]);
 });
