@@ -6,7 +6,7 @@
  * `access_token`) or a header value.
  */
 import type { Context, Next } from "hono";
-import { CofferError } from "../errors.ts";
+import { serviceUnavailable } from "./problem.ts";
 import type { Logger } from "../log.ts";
 import type { AppEnv } from "./env.ts";
 
@@ -69,9 +69,6 @@ export async function securityHeaders(c: Context, next: Next) {
   }
 }
 
-/** How long a client is told to wait when Redis is unreachable. */
-const REDIS_RETRY_AFTER_SECONDS = "5";
-
 /**
  * Answers 503 at once while the Redis connection is not ready, instead of
  * letting the request wait on ioredis' reconnect loop (tens of seconds, or
@@ -82,9 +79,7 @@ const REDIS_RETRY_AFTER_SECONDS = "5";
 export function requireRedis(redis: { readonly status: string }) {
   return async function checkRedis(_c: Context, next: Next) {
     if (redis.status !== "ready") {
-      throw new CofferError("SERVICE_UNAVAILABLE", "Redis is not answering; try again shortly", {
-        headers: { "Retry-After": REDIS_RETRY_AFTER_SECONDS },
-      });
+      throw serviceUnavailable("Redis is not answering; try again shortly");
     }
     await next();
   };

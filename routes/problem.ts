@@ -56,6 +56,34 @@ function fromHttpException(error: HTTPException): CofferError {
 }
 
 /**
+ * A 503 telling the client to try again in a few seconds (a dependency such
+ * as Redis or the object store is unreachable).
+ */
+export function serviceUnavailable(detail: string): CofferError {
+  return new CofferError("SERVICE_UNAVAILABLE", detail, { headers: { "Retry-After": "5" } });
+}
+
+/** Failures from below the HTTP layer that mean something to a client, logged; else undefined. */
+function fromDependencyFailure(error: Error, c: Context, log: Logger): CofferError | undefined {
+  const where = { request_id: c.get("requestId"), path: c.req.path };
+  if (error instanceof ObjectStoreUnavailableError) {
+    log.warn("object_store.unavailable", where);
+    return serviceUnavailable("The object store is not answering; try again shortly");
+  }
+  if (error instanceof UnknownKeyError) {
+    // A master key was removed while files still use it: an operator's fix, so
+    // the log names the key id (not secret) and the client gets a stable type.
+    log.error("master_key.missing", {
+      ...where,
+      kid: error.kid,
+      advice: "put this key id back in COFFER_MASTER_KEYS, then run deno task keys:rotate",
+    });
+    return new CofferError("KEY_UNAVAILABLE");
+  }
+  return undefined;
+}
+
+/**
  * Creates the app-wide `onError` handler.
  *
  * @param log Where unexpected errors are reported (message and request id only).
@@ -65,29 +93,8 @@ export function createErrorHandler(log: Logger) {
   return function handleError(error: Error, c: Context): Response {
     if (error instanceof CofferError) return problemResponse(error);
     if (error instanceof HTTPException) return problemResponse(fromHttpException(error));
-    if (error instanceof ObjectStoreUnavailableError) {
-      log.warn("object_store.unavailable", { request_id: c.get("requestId"), path: c.req.path });
-      return problemResponse(
-        new CofferError(
-          "SERVICE_UNAVAILABLE",
-          "The object store is not answering; try again shortly",
-          {
-            headers: { "Retry-After": "5" },
-          },
-        ),
-      );
-    }
-    if (error instanceof UnknownKeyError) {
-      // A master key was removed while files still use it: an operator's fix, so
-      // the log names the key id (not secret) and the client gets a stable type.
-      log.error("master_key.missing", {
-        request_id: c.get("requestId"),
-        path: c.req.path,
-        kid: error.kid,
-        advice: "put this key id back in COFFER_MASTER_KEYS, then run deno task keys:rotate",
-      });
-      return problemResponse(new CofferError("KEY_UNAVAILABLE"));
-    }
+    const known = fromDependencyFailure(error, c, log);
+    if (known) return problemResponse(known);
     log.error("request.failed", {
       request_id: c.get("requestId"),
       method: c.req.method,
