@@ -1,11 +1,11 @@
 /**
  * The one place errors become HTTP responses: RFC 9457 problem details
  * (`application/problem+json` with `type`, `title`, `status`, `detail`).
- * Typed {@linkcode CofferError}s map through the catalogue; a file whose
- * master key is not configured is a `key-unavailable` 500 and a
- * `master_key.missing` log line; anything else is logged with the request id
- * and answered as a bare 500, so no stack trace, key or token ever reaches a
- * client.
+ * Typed {@linkcode CofferError}s map through the catalogue; failures of a
+ * dependency that mean something to a client (an unreachable object store, a
+ * missing master key) get their own problem and log line; anything else is
+ * logged with the request id and answered as a bare 500, so no stack trace,
+ * key or token ever reaches a client.
  */
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";

@@ -109,6 +109,14 @@ export function testConfig(
   };
 }
 
+/** A loopback port that was free a moment ago (nothing listens on it now). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
 /** Deletes every Redis key under a test prefix (metadata and BullMQ keys). */
 export async function flushPrefix(prefix: string, url = TEST_REDIS_URL): Promise<void> {
   const redis = new Redis(url);

@@ -11,7 +11,7 @@ import type { Config } from "../../config.ts";
 import { ciphertextKey } from "../../storage/object_keys.ts";
 import type { ObjectStore } from "../../storage/object_store.ts";
 import { S3ObjectStore } from "../../storage/s3_store.ts";
-import { collect, randomBytes } from "../helpers.ts";
+import { collect, freePort, randomBytes } from "../helpers.ts";
 import type { TestServer, TestUser } from "../test_server.ts";
 
 export const KIB = 1024;
@@ -251,9 +251,7 @@ export interface S3Process extends AsyncDisposable {
 
 /** Starts `moto_server` on a free loopback port and waits until it answers. */
 export async function startMoto(bucket = "coffer-moto"): Promise<S3Process> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
+  const port = freePort();
   const child = new Deno.Command(motoServerPath(), {
     args: ["-H", "127.0.0.1", "-p", String(port)],
     stdin: "null",

@@ -22,7 +22,7 @@ import { readKeySidecar } from "../../storage/key_sidecar.ts";
 import { ciphertextKey, sidecarKey, userBackupKey } from "../../storage/object_keys.ts";
 import type { ObjectStore } from "../../storage/object_store.ts";
 import { collectBytes } from "../../storage/streams.ts";
-import { flushPrefix, randomBytes } from "../helpers.ts";
+import { flushPrefix, freePort, randomBytes } from "../helpers.ts";
 import {
   signUp,
   startTestServer,
@@ -351,9 +351,7 @@ Deno.test("addUser() and deno task user:add create accounts that sign in", async
 
 Deno.test("admin tasks stop with one line when the object store cannot be opened", async () => {
   await using server = await startTestServer();
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const closedPort = (listener.addr as Deno.NetAddr).port;
-  listener.close();
+  const closedPort = freePort();
   const env = {
     ...deploymentEnv(server.config),
     S3_ENDPOINT: `http://127.0.0.1:${closedPort}`,

@@ -21,7 +21,7 @@ import {
   type S3Settings,
   type S3StoreOptions,
 } from "../../storage/s3_store.ts";
-import { collect, randomBytes, startS3, streamOf } from "../helpers.ts";
+import { collect, freePort, randomBytes, startS3, streamOf } from "../helpers.ts";
 import { objectStoreContract, type StoreFixture } from "./object_store_contract.ts";
 import { motoServerPath, NEEDS_MOTO } from "./_pipeline.ts";
 import { PATTERN_PERIOD, patternBlock } from "./_s3_put_memory.ts";
@@ -214,9 +214,7 @@ Deno.test("createS3ObjectStore() creates a missing bucket", async () => {
 
 /** moto_server on a free loopback port with a bucket, and a store on it. */
 async function motoFixture(options: S3StoreOptions = {}): Promise<S3Fixture> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
+  const port = freePort();
   const child = new Deno.Command(motoServerPath(), {
     args: ["-H", "127.0.0.1", "-p", String(port)],
     stdout: "null",

@@ -6,13 +6,12 @@
  * binary (`.ci/run` installs it when missing).
  */
 import assert from "node:assert/strict";
+import { freePort } from "../helpers.ts";
 import { startTestServer } from "../test_server.ts";
 
 /** A throwaway redis-server on a free loopback port. */
 async function startRedis(policy: string): Promise<AsyncDisposable & { url: string }> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
+  const port = freePort();
   const child = new Deno.Command("redis-server", {
     args: [
       "--port",

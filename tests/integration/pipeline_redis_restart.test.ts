@@ -12,8 +12,8 @@ import { startWorkerRole } from "../../roles.ts";
 import { silentLogger } from "../../log.ts";
 import { spawnRedisServer } from "../../storage/redis_server.ts";
 import { tempDir } from "../helpers.ts";
-import { signUp, startTestServer, waitForFile } from "../test_server.ts";
-import { keysUnder, markedPlaintext, upload } from "./_pipeline.ts";
+import { signUp, startTestServer, type TestServer, waitForFile } from "../test_server.ts";
+import { eventually, keysUnder, markedPlaintext, upload } from "./_pipeline.ts";
 
 /** A redis-server of our own that can be stopped and started on the same port and directory. */
 interface PrivateRedis extends AsyncDisposable {
@@ -47,22 +47,13 @@ async function startPrivateRedis(dataDir: string): Promise<PrivateRedis> {
   };
 }
 
-/** Waits until the server has noticed that Redis is gone. */
-async function untilDisconnected(server: { services: { redis: { status: string } } }) {
-  const deadline = Date.now() + 10_000;
-  while (server.services.redis.status === "ready") {
-    if (Date.now() > deadline) throw new Error("the server did not notice Redis stopping in 10 s");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** Waits until the server's Redis connection is back (ioredis reconnects on its own). */
-async function untilReconnected(server: { services: { redis: { status: string } } }) {
-  const deadline = Date.now() + 10_000;
-  while (server.services.redis.status !== "ready") {
-    if (Date.now() > deadline) throw new Error("the server did not reconnect to Redis in 10 s");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+/** Waits until the server's Redis connection is (`ready`) or is not (`!ready`) usable. */
+function untilRedisReady(server: TestServer, ready: boolean): Promise<true> {
+  const what = ready ? "the server to reconnect to Redis" : "the server to notice Redis stopping";
+  return eventually(
+    what,
+    () => Promise.resolve(server.services.redis.status === "ready" === ready),
+  );
 }
 
 Deno.test("an upload queued before a Redis restart is stored once afterwards, and the worker goes on", async () => {
@@ -75,14 +66,14 @@ Deno.test("an upload queued before a Redis restart is stored once afterwards, an
   const before = await upload(server, user, "raw", markedPlaintext(40_000));
   assert.equal(before.status, 202);
   await redis.restart();
-  await untilReconnected(server); // until then the API answers 503 (next test)
+  await untilRedisReady(server, true); // until then the API answers 503 (next test)
 
   await using _worker = await startWorkerRole(server.services);
   assert.equal((await waitForFile(server, user, before.body.id)).status, "stored");
 
   // The worker (and the API) reconnect: a second restart, then a new upload.
   await redis.restart();
-  await untilReconnected(server); // until then the API answers 503 (next test)
+  await untilRedisReady(server, true); // until then the API answers 503 (next test)
   const after = await upload(server, user, "raw", markedPlaintext(1000));
   assert.equal(after.status, 202, JSON.stringify(after.body));
   assert.equal((await waitForFile(server, user, after.body.id)).status, "stored");
@@ -103,7 +94,7 @@ Deno.test("while Redis is down the API answers 503 at once, health and metrics s
   await using server = await startTestServer({ config: { redisUrl: redis.url } });
   const user = await signUp(server);
   await redis.stop();
-  await untilDisconnected(server);
+  await untilRedisReady(server, false);
 
   const requests: [string, RequestInit][] = [
     ["/api/files", { headers: user.headers }],
@@ -132,7 +123,7 @@ Deno.test("while Redis is down the API answers 503 at once, health and metrics s
   await metrics.body?.cancel();
 
   await redis.start();
-  await untilReconnected(server);
+  await untilRedisReady(server, true);
   const listed = await fetch(`${server.url}/api/files`, { headers: user.headers });
   assert.equal(listed.status, 200);
   await listed.body?.cancel();

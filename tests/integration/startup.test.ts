@@ -7,16 +7,9 @@
 import assert from "node:assert/strict";
 import { redisAnswers, RedisUnavailableError, resolveRedis } from "../../storage/redis_server.ts";
 import { silentLogger } from "../../log.ts";
-import { flushPrefix, tempDir, TEST_REDIS_URL, uniquePrefix } from "../helpers.ts";
+import { flushPrefix, freePort, tempDir, TEST_REDIS_URL, uniquePrefix } from "../helpers.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 function runMain(env: Record<string, string>, args: string[] = []) {
   return new Deno.Command(Deno.execPath(), {
