@@ -120,3 +120,10 @@ Deno.test("runCommand() maps outcomes to exit codes 0, 1 and 2", async (t) => {
     assert.equal(result.code, 130);
   });
 });
+
+Deno.test("parseCommandArgs() takes an id that starts with '-' after '--'", () => {
+  const parsed = parseCommandArgs(command(), ["-o", "out.bin", "--", "-GekNc7THU6pwZQR5a2fRQ"]);
+  assert.deepEqual(parsed?.positionals, ["-GekNc7THU6pwZQR5a2fRQ"]);
+  assert.equal(parsed?.values.output, "out.bin");
+  assert.throws(() => parseCommandArgs(command(), ["-GekNc7THU6pwZQR5a2fRQ"]), UsageError);
+});
