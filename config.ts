@@ -8,6 +8,7 @@
  */
 import proxyaddr from "@fastify/proxy-addr";
 import { z } from "zod";
+import { ENGINE_CHOICES, type EngineChoice } from "./crypto_engine.ts";
 
 /** A KEK from `COFFER_MASTER_KEYS`: key id and 32 raw key bytes. */
 export interface MasterKeySpec {
@@ -59,6 +60,10 @@ export interface Config {
    * these may name the client in `X-Forwarded-For` (for rate limits).
    */
   trustedProxies?: string[];
+  /** `COFFER_CRYPTO_ENGINE`: which AES-GCM engine to use (see crypto_engine.ts). */
+  cryptoEngine: EngineChoice;
+  /** `COFFER_LIBCRYPTO`: the libcrypto 3 file; unset means the usual locations. */
+  libcrypto?: string;
 }
 
 /** Thrown when one or more environment variables are invalid. */
@@ -149,6 +154,8 @@ const schema = z.object({
     }
     return proxies;
   }),
+  COFFER_CRYPTO_ENGINE: z.enum(ENGINE_CHOICES).default("auto"),
+  COFFER_LIBCRYPTO: optionalText,
 });
 
 /** Every environment variable Coffer reads (the README's configuration table lists each). */
@@ -207,5 +214,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     metricsToken: v.COFFER_METRICS_TOKEN,
     workerPort: v.COFFER_WORKER_PORT,
     trustedProxies: v.COFFER_TRUSTED_PROXIES,
+    cryptoEngine: v.COFFER_CRYPTO_ENGINE,
+    libcrypto: v.COFFER_LIBCRYPTO,
   };
 }

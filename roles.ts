@@ -87,6 +87,7 @@ export async function startWorkerRole(services: Services): Promise<AsyncDisposab
     store: services.store,
     staging: services.staging,
     keyRing: services.keyRing,
+    engine: services.engine,
     log,
     metrics,
     releaseBytes: async (owner, bytes) => {

@@ -1,7 +1,7 @@
 /**
  * Opens and closes everything a Coffer process depends on, in one place:
- * Redis (found or embedded), the metadata connection, the object store, the
- * key ring, the metadata stores, the staging area, the upload queue and the
+ * the crypto engine, Redis (found or embedded), the metadata connection, the
+ * object store, the key ring, the metadata stores, the staging area, the upload queue and the
  * progress fan-out. Routes and workers receive the resulting
  * {@linkcode Services} and never construct backends themselves. Disposal
  * closes everything in reverse order.
@@ -9,7 +9,8 @@
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Config } from "./config.ts";
-import { KeyRing } from "./crypto/mod.ts";
+import { type CryptoEngine, KeyRing } from "./crypto/mod.ts";
+import { EngineUnavailableError, selectCryptoEngine } from "./crypto_engine.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { FileStore } from "./storage/file_store.ts";
@@ -64,6 +65,15 @@ async function startupStep<T>(
   }
 }
 
+async function selectEngine(config: Config, log: Logger) {
+  try {
+    return await selectCryptoEngine(config, log);
+  } catch (error) {
+    if (error instanceof EngineUnavailableError) throw new StartupError(error.message, error);
+    throw error;
+  }
+}
+
 function dataDirProblem(config: Config): (cause: string) => string {
   return (cause) => `Cannot use the data directory ${config.dataDir} (COFFER_DATA_DIR): ${cause}`;
 }
@@ -84,6 +94,8 @@ export interface Services extends AsyncDisposable {
   redis: Redis;
   store: ObjectStore;
   secrets: Secrets;
+  /** The AES-GCM engine every stream and decryptor of this process uses. */
+  engine: CryptoEngine;
   keyRing: KeyRing;
   users: UserStore;
   files: FileStore;
@@ -97,12 +109,14 @@ export interface Services extends AsyncDisposable {
  * Opens every dependency. On failure, whatever was already opened is closed.
  *
  * @throws {RedisUnavailableError} when no Redis can be found or started.
- * @throws {StartupError} when the data directory or the object store cannot be used.
+ * @throws {StartupError} when the data directory or the object store cannot
+ *   be used, or `COFFER_CRYPTO_ENGINE=openssl` cannot be loaded.
  */
 export async function openServices(config: Config, log: Logger): Promise<Services> {
   await using stack = new AsyncDisposableStack();
+  const { engine } = stack.use(await selectEngine(config, log));
   const secrets = await startupStep(dataDirProblem(config), () => loadSecrets(config, log));
-  const keyRing = await KeyRing.create(secrets.masterKeys);
+  const keyRing = await KeyRing.create(secrets.masterKeys, { engine });
   const resolved = stack.use(await resolveRedis(config.redisUrl, config.dataDir, log));
   const redis = connectMetadataRedis(resolved.url, config.redisPrefix);
   stack.defer(async () => {
@@ -126,6 +140,7 @@ export async function openServices(config: Config, log: Logger): Promise<Service
     redis,
     store,
     secrets,
+    engine,
     keyRing,
     users: new UserStore(redis, store, keyRing),
     files: new FileStore(redis),

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { EXIT_OK, EXIT_USAGE, printError, runCommand } from "./command.ts";
+import { EXIT_OK, EXIT_USAGE, printError, runCommand, UsageError } from "./command.ts";
 import { CLIENT_COMMANDS as COMMANDS } from "./commands/mod.ts";
 import type { CliContext } from "./session.ts";
 import { type CliSettings, cliSettings } from "./settings.ts";
@@ -87,7 +87,15 @@ export async function main(
     return EXIT_USAGE;
   }
   const passed = "server" in command.options ? [...global, ...commandArgs] : commandArgs;
-  const context: CliContext = { signal, settings: options.settings ?? cliSettings() };
+  let settings: CliSettings;
+  try {
+    settings = options.settings ?? cliSettings();
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    printError(`coffer: ${error.message}`);
+    return EXIT_USAGE;
+  }
+  const context: CliContext = { signal, settings };
   return await runCommand(PROGRAM, command, help ? ["--help"] : passed, context);
 }
 

@@ -20,7 +20,9 @@
  * @module
  */
 import { join } from "node:path";
+import type { EngineSettings } from "../crypto_engine.ts";
 import { UsageError } from "./command.ts";
+import { engineSettings } from "./engine.ts";
 
 /** The server the CLI talks to when neither `--server` nor `COFFER_URL` is set. */
 export const DEFAULT_SERVER = "http://127.0.0.1:8080";
@@ -31,6 +33,8 @@ export interface CliSettings {
   server: string;
   /** The directory of credentials.json. */
   configDir: string;
+  /** `COFFER_CRYPTO_ENGINE` and `COFFER_LIBCRYPTO`, for commands that decrypt locally. */
+  engine: EngineSettings;
 }
 
 /** A signed-in session with one server. */
@@ -63,7 +67,7 @@ export function cliSettings(
     (env.XDG_CONFIG_HOME
       ? join(env.XDG_CONFIG_HOME, "coffer")
       : join(home || ".", ".config", "coffer"));
-  return { server: env.COFFER_URL || DEFAULT_SERVER, configDir };
+  return { server: env.COFFER_URL || DEFAULT_SERVER, configDir, engine: engineSettings(env) };
 }
 
 /**

@@ -14,6 +14,7 @@
 
 import { assertBytes, bufferSource, concat, utf8 } from "./_bytes.ts";
 import { hkdfExpandSha512, importPrk } from "./_hkdf.ts";
+import type { AeadKey, CryptoEngine } from "./engine.ts";
 import {
   COMMITMENT_SIZE,
   DERIVED_SIZE,
@@ -25,8 +26,8 @@ import {
 
 /** The per-message values derived from input key, salt and context. */
 export interface MessageKeys {
-  /** AES-256-GCM key, non-extractable. */
-  aeadKey: CryptoKey;
+  /** The AES-256-GCM key, imported into the engine in use. */
+  aeadKey: AeadKey;
   /** Nonce of chunk 0; chunk k uses baseNonce XOR be96(k). */
   baseNonce: Uint8Array;
   /** Stored after the salt; checked before any chunk is decrypted. */
@@ -49,23 +50,18 @@ export function importInputKey(key: Uint8Array): Promise<CryptoKey> {
   return importPrk(bufferSource(key));
 }
 
-/** Derives aeadKey, baseNonce and commitment for one message. */
+/** Derives aeadKey (imported into `engine`), baseNonce and commitment for one message. */
 export async function deriveMessageKeys(
   inputKey: CryptoKey,
   salt: Uint8Array,
   context: Uint8Array,
+  engine: CryptoEngine,
 ): Promise<MessageKeys> {
   if (salt.length !== SALT_SIZE) {
     throw new TypeError(`Cannot use salt: expected ${SALT_SIZE} bytes`);
   }
   const okm = await hkdfExpandSha512(inputKey, concat(INFO_PREFIX, salt, context), DERIVED_SIZE);
-  const aeadKey = await crypto.subtle.importKey(
-    "raw",
-    okm.subarray(0, KEY_SIZE),
-    "AES-GCM",
-    false,
-    ["encrypt", "decrypt"],
-  );
+  const aeadKey = await engine.importKey(okm.subarray(0, KEY_SIZE));
   const baseNonce = okm.slice(KEY_SIZE, KEY_SIZE + NONCE_SIZE);
   const commitment = okm.slice(KEY_SIZE + NONCE_SIZE, KEY_SIZE + NONCE_SIZE + COMMITMENT_SIZE);
   okm.fill(0);

@@ -42,8 +42,14 @@ export const ENCRYPTED_CHUNK_SIZE = CHUNK_SIZE + TAG_SIZE;
 export const MAX_CHUNKS = 2 ** 38;
 /** Length of HKDF-Expand output: aeadKey (32) ‖ baseNonce (12) ‖ commitment (32). */
 export const DERIVED_SIZE = KEY_SIZE + NONCE_SIZE + COMMITMENT_SIZE;
-/** WebCrypto chunk operations kept in flight by default. */
+/** Chunks kept in flight by default (WebCrypto runs them concurrently). */
 export const DEFAULT_CONCURRENCY = 16;
+/**
+ * Most chunks in one engine call (1 MiB): big enough that per-call costs
+ * vanish, small enough that a synchronous engine keeps the event loop
+ * responsive.
+ */
+export const BATCH_CHUNKS = 64;
 
 /**
  * Writes the nonce of chunk `counter`, `baseNonce XOR be96(counter)`, into

@@ -3,20 +3,15 @@
 /**
  * The decryptor behind `openRangeDecryptor()`: maps plaintext ranges to
  * covering chunks, reads them in batches with one batch read ahead, and
- * decrypts them through the ordered in-flight window.
+ * decrypts each batch in one engine call through the ordered in-flight
+ * window.
  *
  * @module
  */
 
 import { ignore } from "./_bytes.ts";
 import type { MessageKeys } from "./_derive.ts";
-import {
-  CHUNK_SIZE,
-  chunkNonce,
-  ENCRYPTED_CHUNK_SIZE,
-  HEADER_SIZE,
-  NONCE_SIZE,
-} from "./_params.ts";
+import { CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, HEADER_SIZE } from "./_params.ts";
 import { ChunkWindow } from "./_window.ts";
 import { DecryptionError } from "./errors.ts";
 import type { CiphertextSource, RangeDecryptor } from "./random_access.ts";
@@ -56,7 +51,6 @@ export class Decryptor implements RangeDecryptor {
   #concurrency: number;
   #final?: Promise<Uint8Array>;
   #finalPlaintext?: Uint8Array;
-  #nonce = new Uint8Array(NONCE_SIZE); // reused: WebCrypto copies the iv per call
 
   constructor(
     keys: MessageKeys,
@@ -114,14 +108,17 @@ export class Decryptor implements RangeDecryptor {
       start: (controller) => {
         inFlight = new ChunkWindow(this.#concurrency, {
           emit: (plaintext, index) => {
-            if (index === this.#finalIndex) this.#finalPlaintext ??= plaintext.slice();
             const base = index * CHUNK_SIZE;
             const from = Math.max(start - base, 0);
             const to = Math.min(endInclusive - base + 1, plaintext.length);
             if (to > from) controller.enqueue(plaintext.subarray(from, to));
           },
           failure: (index, cause) =>
-            new DecryptionError(`Cannot decrypt chunk ${index}: authentication failed`, { cause }),
+            cause instanceof DecryptionError
+              ? cause
+              : new DecryptionError(`Cannot decrypt chunk ${index}: authentication failed`, {
+                cause,
+              }),
           failed: (error) => controller.error(error),
         });
       },
@@ -132,9 +129,7 @@ export class Decryptor implements RangeDecryptor {
           next = batch.last + 1;
           ahead = next <= last ? this.#readBatch(next, last) : undefined;
           ahead?.catch(ignore);
-          for (let index = batch.first; index <= batch.last; index++) {
-            await inFlight.push(index, this.#decryptInBatch(batch, index));
-          }
+          await this.#push(inFlight, batch);
           await inFlight.drain();
         } catch (error) {
           await settle();
@@ -147,18 +142,28 @@ export class Decryptor implements RangeDecryptor {
     }, { highWaterMark: 0 });
   }
 
-  /** Decrypts chunk `index` of `batch`, or returns the cached final chunk. */
-  #decryptInBatch(batch: Batch, index: number): Promise<ArrayBuffer> {
-    if (index === this.#finalIndex && this.#finalPlaintext !== undefined) {
-      return Promise.resolve(this.#finalPlaintext.slice().buffer);
+  /**
+   * Decrypts the chunks read for `batch` in one engine call, then adds the
+   * cached final chunk when the batch ends with it but did not read it.
+   */
+  async #push(inFlight: ChunkWindow, batch: Batch): Promise<void> {
+    const read = batch.bytes.length === 0
+      ? 0
+      : Math.ceil(batch.bytes.length / ENCRYPTED_CHUNK_SIZE);
+    if (read > 0) {
+      const { aeadKey, baseNonce } = this.#keys;
+      let result = aeadKey.openChunks(baseNonce, batch.first, batch.bytes);
+      if (batch.first + read - 1 === this.#finalIndex) {
+        result = result.then((plaintext) => {
+          this.#finalPlaintext ??= plaintext.slice((this.#finalIndex - batch.first) * CHUNK_SIZE);
+          return plaintext;
+        });
+      }
+      await inFlight.push(batch.first, result, read);
     }
-    const offset = (index - batch.first) * ENCRYPTED_CHUNK_SIZE;
-    const end = Math.min(offset + ENCRYPTED_CHUNK_SIZE, batch.bytes.length);
-    return crypto.subtle.decrypt(
-      { name: "AES-GCM", iv: chunkNonce(this.#keys.baseNonce, index, this.#nonce) },
-      this.#keys.aeadKey,
-      batch.bytes.subarray(offset, end) as Uint8Array<ArrayBuffer>,
-    );
+    if (batch.first + read <= batch.last) {
+      await inFlight.push(batch.last, Promise.resolve(this.#finalPlaintext!.slice()));
+    }
   }
 
   /** Chunk indices covering [start, endInclusive], or undefined for an empty range. */
@@ -193,19 +198,7 @@ export class Decryptor implements RangeDecryptor {
     return { first, last: batchLast, bytes };
   }
 
-  async #decrypt(index: number, ciphertext: Uint8Array): Promise<Uint8Array> {
-    try {
-      return new Uint8Array(
-        await crypto.subtle.decrypt(
-          { name: "AES-GCM", iv: chunkNonce(this.#keys.baseNonce, index, this.#nonce) },
-          this.#keys.aeadKey,
-          ciphertext as Uint8Array<ArrayBuffer>,
-        ),
-      );
-    } catch (cause) {
-      throw new DecryptionError(`Cannot decrypt chunk ${index}: authentication failed`, {
-        cause,
-      });
-    }
+  #decrypt(index: number, ciphertext: Uint8Array): Promise<Uint8Array> {
+    return this.#keys.aeadKey.openChunks(this.#keys.baseNonce, index, ciphertext);
   }
 }

@@ -1,12 +1,14 @@
 // This module is browser compatible.
 
 /**
- * An ordered window of WebCrypto chunk operations in flight.
+ * An ordered window of chunk operations in flight.
  *
- * WebCrypto does one AES-GCM call per chunk and completes each call
- * asynchronously, so keeping several in flight multiplies throughput. The
- * window emits results strictly in submission order, as soon as an operation
- * and every earlier one have succeeded. When an operation fails nothing
+ * Each operation is one engine call on a batch of consecutive chunks (see
+ * `engine.ts`), weighted by its chunk count. WebCrypto completes each chunk
+ * asynchronously, so keeping several in flight multiplies throughput; a
+ * synchronous engine's operations are done when pushed. The window emits
+ * results strictly in submission order, as soon as an operation and every
+ * earlier one have succeeded. When an operation fails nothing
  * after it is ever emitted: the window waits for the operations still in
  * flight to settle (so none outlives the stream), then reports the failure.
  *
@@ -24,14 +26,14 @@ import { ignore } from "./_bytes.ts";
 
 const RESOLVED = Promise.resolve();
 
-/** Receives the result of chunk `index`, in order. */
-export type Emit = (bytes: Uint8Array<ArrayBuffer>, index: number) => void;
+/** Receives the result of the batch starting at chunk `index`, in order. */
+export type Emit = (bytes: Uint8Array, index: number) => void;
 
 /** How the window reports results and failures. */
 export interface WindowCallbacks {
   /** Called with each result, in order. */
   emit: Emit;
-  /** Maps a rejected operation (chunk index, cause) to the error to report. */
+  /** Maps a rejected operation (first chunk index, cause) to the error to report. */
   failure: (index: number, cause: unknown) => Error;
   /** Called once with that error, after every operation in flight settled. */
   failed: (error: Error) => void;
@@ -39,8 +41,9 @@ export interface WindowCallbacks {
 
 interface Operation {
   index: number;
+  weight: number;
   done: boolean;
-  value?: ArrayBuffer;
+  value?: Uint8Array;
   cause?: unknown;
   rejected: boolean;
   settled: Promise<void>;
@@ -49,6 +52,7 @@ interface Operation {
 /** Ordered, bounded set of pending chunk operations. */
 export class ChunkWindow {
   #queue: Operation[] = [];
+  #weight = 0; // chunks in the queue
   #limit: number;
   #callbacks: WindowCallbacks;
   #failure?: Promise<never>;
@@ -56,7 +60,7 @@ export class ChunkWindow {
   #progress?: PromiseWithResolvers<void>;
 
   /**
-   * @param limit Most operations in flight at once.
+   * @param limit Most chunks in flight at once (a bigger batch runs alone).
    * @param callbacks Where results and the failure go.
    */
   constructor(limit: number, callbacks: WindowCallbacks) {
@@ -70,18 +74,19 @@ export class ChunkWindow {
   }
 
   /**
-   * Adds the operation of chunk `index`. Resolves at once while the window
-   * has room, else once the oldest operation was emitted; rejects with the
-   * failure once an operation failed. A stopped window drops the operation:
-   * the promise resolves once it settled, and nothing is emitted.
+   * Adds the operation on `weight` chunks starting at chunk `index`.
+   * Resolves at once while the window has room, else once enough earlier
+   * operations were emitted; rejects with the failure once an operation
+   * failed. A stopped window drops the operation: the promise resolves once
+   * it settled, and nothing is emitted.
    */
-  push(index: number, result: Promise<ArrayBuffer>): Promise<void> {
+  push(index: number, result: Promise<Uint8Array>, weight = 1): Promise<void> {
     if (this.#failure) {
       const failure = this.#failure;
       return result.then(() => failure, () => failure); // let it settle, then report
     }
     if (this.#stopped) return result.then(ignore, ignore);
-    const operation = { index, done: false, rejected: false } as Operation;
+    const operation = { index, weight, done: false, rejected: false } as Operation;
     operation.settled = result.then(
       (value) => {
         operation.value = value;
@@ -96,8 +101,9 @@ export class ChunkWindow {
       },
     );
     this.#queue.push(operation);
-    if (this.#queue.length < this.#limit) return RESOLVED;
-    return this.#until(() => this.#queue.length < this.#limit);
+    this.#weight += weight;
+    if (this.#weight < this.#limit) return RESOLVED;
+    return this.#until(() => this.#weight < this.#limit);
   }
 
   /**
@@ -135,8 +141,9 @@ export class ChunkWindow {
         break;
       }
       this.#queue.shift();
+      this.#weight -= operation.weight;
       try {
-        this.#callbacks.emit(new Uint8Array(operation.value!), operation.index);
+        this.#callbacks.emit(operation.value!, operation.index);
       } catch (error) {
         // The consumer went away (e.g. the stream was cancelled).
         this.#fail(error instanceof Error ? error : new Error(String(error)));
@@ -155,6 +162,7 @@ export class ChunkWindow {
   #fail(error: Error): void {
     const pending = this.#queue.map((operation) => operation.settled);
     this.#queue = [];
+    this.#weight = 0;
     this.#failure = Promise.allSettled(pending).then(() => {
       try {
         this.#callbacks.failed(error);

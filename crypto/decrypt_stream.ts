@@ -10,22 +10,24 @@
 import { assertBytes, ignore, timingSafeEqual } from "./_bytes.ts";
 import { deriveMessageKeys, importInputKey, type MessageKeys } from "./_derive.ts";
 import {
+  BATCH_CHUNKS,
   checkConcurrency,
-  chunkNonce,
   ENCRYPTED_CHUNK_SIZE,
   HEADER_SIZE,
   MAX_CHUNKS,
-  NONCE_SIZE,
   SALT_SIZE,
   TAG_SIZE,
 } from "./_params.ts";
 import { ChunkWindow } from "./_window.ts";
+import { type CryptoEngine, webCryptoEngine } from "./engine.ts";
 import { DecryptionError } from "./errors.ts";
 
 /** Options of {@linkcode decryptStream}. */
 export interface DecryptStreamOptions {
-  /** WebCrypto chunk operations kept in flight (1–256, default 16). */
+  /** Chunks kept in flight (1–256, default 16). */
   concurrency?: number;
+  /** The AES-GCM engine (default: WebCrypto). */
+  engine?: CryptoEngine;
 }
 
 /**
@@ -48,7 +50,7 @@ export interface DecryptStreamOptions {
  *
  * @param key The 32-byte input key. Copied on call.
  * @param context The context the ciphertext was encrypted with. Copied on call.
- * @param options Concurrency.
+ * @param options Concurrency and engine.
  * @returns A `TransformStream` from ciphertext bytes to plaintext bytes.
  * @throws {TypeError} if the key is not 32 bytes or the context not a
  *   Uint8Array. The stream errors with {@linkcode DecryptionError} on a
@@ -75,6 +77,7 @@ export function decryptStream(
   assertBytes(context, "context");
   const contextCopy = context.slice();
   const concurrency = checkConcurrency(options.concurrency);
+  const engine = options.engine ?? webCryptoEngine;
 
   let inFlight: ChunkWindow;
   const header = new Uint8Array(HEADER_SIZE);
@@ -82,7 +85,6 @@ export function decryptStream(
   const pending = new Uint8Array(ENCRYPTED_CHUNK_SIZE); // held back until more input follows
   let filled = 0;
   let counter = 0;
-  const nonce = new Uint8Array(NONCE_SIZE); // reused: WebCrypto copies the iv per call
   let keys: MessageKeys | undefined;
 
   async function openHeader(): Promise<MessageKeys> {
@@ -90,6 +92,7 @@ export function decryptStream(
       await inputKey,
       header.subarray(0, SALT_SIZE),
       contextCopy,
+      engine,
     );
     if (!timingSafeEqual(derived.commitment, header.subarray(SALT_SIZE))) {
       throw new DecryptionError(
@@ -99,19 +102,16 @@ export function decryptStream(
     return derived;
   }
 
-  // WebCrypto copies `ciphertext` before returning, so callers may reuse it.
+  // Engines read `ciphertext` before returning, so callers may reuse it.
   function submit(messageKeys: MessageKeys, ciphertext: Uint8Array): Promise<void> {
-    if (counter >= MAX_CHUNKS) {
+    const chunks = Math.ceil(ciphertext.length / ENCRYPTED_CHUNK_SIZE);
+    if (counter + chunks > MAX_CHUNKS) {
       throw new DecryptionError("Cannot decrypt chunk: the message exceeds 2^38 chunks");
     }
-    const index = counter++;
-    const iv = chunkNonce(messageKeys.baseNonce, index, nonce);
-    const result = crypto.subtle.decrypt(
-      { name: "AES-GCM", iv },
-      messageKeys.aeadKey,
-      ciphertext as Uint8Array<ArrayBuffer>,
-    );
-    return inFlight.push(index, result);
+    const first = counter;
+    counter += chunks;
+    const result = messageKeys.aeadKey.openChunks(messageKeys.baseNonce, first, ciphertext);
+    return inFlight.push(first, result, chunks);
   }
 
   return new TransformStream<Uint8Array, Uint8Array>({
@@ -119,7 +119,11 @@ export function decryptStream(
       inFlight = new ChunkWindow(concurrency, {
         emit: (bytes) => controller.enqueue(bytes),
         failure: (index, cause) =>
-          new DecryptionError(`Cannot decrypt chunk ${index}: authentication failed`, { cause }),
+          cause instanceof DecryptionError
+            ? cause
+            : new DecryptionError(`Cannot decrypt chunk ${index}: authentication failed`, {
+              cause,
+            }),
         failed: (error) => controller.error(error),
       });
     },
@@ -141,8 +145,13 @@ export function decryptStream(
           filled = 0;
           await submit(keys, pending);
         } else if (filled === 0 && chunk.length - offset > ENCRYPTED_CHUNK_SIZE) {
-          await submit(keys, chunk.subarray(offset, offset + ENCRYPTED_CHUNK_SIZE));
-          offset += ENCRYPTED_CHUNK_SIZE;
+          // Whole chunks with at least one byte after them: none is the final chunk.
+          const whole = Math.min(
+            BATCH_CHUNKS,
+            Math.floor((chunk.length - offset - 1) / ENCRYPTED_CHUNK_SIZE),
+          );
+          await submit(keys, chunk.subarray(offset, offset + whole * ENCRYPTED_CHUNK_SIZE));
+          offset += whole * ENCRYPTED_CHUNK_SIZE;
         } else {
           const take = Math.min(ENCRYPTED_CHUNK_SIZE - filled, chunk.length - offset);
           pending.set(chunk.subarray(offset, offset + take), filled);

@@ -9,15 +9,9 @@
 
 import { assertBytes, concat, ignore } from "./_bytes.ts";
 import { deriveMessageKeys, importInputKey, type MessageKeys } from "./_derive.ts";
-import {
-  checkConcurrency,
-  CHUNK_SIZE,
-  chunkNonce,
-  MAX_CHUNKS,
-  NONCE_SIZE,
-  SALT_SIZE,
-} from "./_params.ts";
+import { BATCH_CHUNKS, checkConcurrency, CHUNK_SIZE, MAX_CHUNKS, SALT_SIZE } from "./_params.ts";
 import { ChunkWindow } from "./_window.ts";
+import { type CryptoEngine, webCryptoEngine } from "./engine.ts";
 
 /** Options of {@linkcode encryptStream}. */
 export interface EncryptStreamOptions {
@@ -27,8 +21,10 @@ export interface EncryptStreamOptions {
    * under the same key.
    */
   salt?: Uint8Array;
-  /** WebCrypto chunk operations kept in flight (1–256, default 16). */
+  /** Chunks kept in flight (1–256, default 16). */
   concurrency?: number;
+  /** The AES-GCM engine (default: WebCrypto). */
+  engine?: CryptoEngine;
 }
 
 /**
@@ -43,14 +39,15 @@ export interface EncryptStreamOptions {
  * Every chunk holds 16,384 plaintext bytes except the final one, which holds
  * 0–16,383 and is always written (an empty input gives one empty chunk, a
  * 16 KiB input a full chunk then an empty one). The header is emitted as soon
- * as the key is derived, then one 16,400-byte piece per chunk. Up to
- * `concurrency` chunks are encrypted at once; output order is preserved and
- * memory stays within a few chunks plus the largest single write.
+ * as the key is derived, then the chunks, each write's whole chunks (up to
+ * 64 at a time) in one piece. Up to `concurrency` chunks are encrypted at
+ * once; output order is preserved and memory stays within a few chunks plus
+ * the largest single write.
  *
  * @param key The 32-byte input key (the file's data key). Copied on call.
  * @param context Application context bound into the key derivation (see
  *   `fileContext()`); the same bytes are needed to decrypt. Copied on call.
- * @param options Salt injection (tests only) and concurrency.
+ * @param options Salt injection (tests only), concurrency and engine.
  * @returns A `TransformStream` from plaintext bytes to ciphertext bytes.
  * @throws {TypeError} if the key is not 32 bytes, the salt not 24 bytes, or the
  *   context not a Uint8Array. The stream errors (RangeError) if the input
@@ -80,29 +77,25 @@ export function encryptStream(
   }
   const concurrency = checkConcurrency(options.concurrency);
   const contextCopy = context.slice();
-  const derived = inputKey.then((prk) => deriveMessageKeys(prk, salt, contextCopy));
+  const engine = options.engine ?? webCryptoEngine;
+  const derived = inputKey.then((prk) => deriveMessageKeys(prk, salt, contextCopy, engine));
   derived.catch(ignore); // surfaced by start()
 
   let inFlight: ChunkWindow;
   const buffer = new Uint8Array(CHUNK_SIZE);
   let filled = 0;
   let counter = 0;
-  const nonce = new Uint8Array(NONCE_SIZE); // reused: WebCrypto copies the iv per call
   let keys: MessageKeys;
 
-  // WebCrypto copies `plaintext` before returning, so callers may reuse it.
+  // Engines read `plaintext` before returning, so callers may reuse it.
   function submit(plaintext: Uint8Array): Promise<void> {
-    if (counter >= MAX_CHUNKS) {
+    const chunks = Math.max(1, Math.ceil(plaintext.length / CHUNK_SIZE));
+    if (counter + chunks > MAX_CHUNKS) {
       throw new RangeError("Cannot encrypt chunk: the message exceeds 2^38 chunks");
     }
-    const index = counter++;
-    const iv = chunkNonce(keys.baseNonce, index, nonce);
-    const result = crypto.subtle.encrypt(
-      { name: "AES-GCM", iv },
-      keys.aeadKey,
-      plaintext as Uint8Array<ArrayBuffer>,
-    );
-    return inFlight.push(index, result);
+    const first = counter;
+    counter += chunks;
+    return inFlight.push(first, keys.aeadKey.sealChunks(keys.baseNonce, first, plaintext), chunks);
   }
 
   return new TransformStream<Uint8Array, Uint8Array>({
@@ -121,8 +114,9 @@ export function encryptStream(
       // Once cancelled, return quietly: see ChunkWindow on why not throw.
       while (offset < chunk.length && !inFlight.stopped) {
         if (filled === 0 && chunk.length - offset >= CHUNK_SIZE) {
-          await submit(chunk.subarray(offset, offset + CHUNK_SIZE));
-          offset += CHUNK_SIZE;
+          const whole = Math.min(BATCH_CHUNKS, Math.floor((chunk.length - offset) / CHUNK_SIZE));
+          await submit(chunk.subarray(offset, offset + whole * CHUNK_SIZE));
+          offset += whole * CHUNK_SIZE;
           continue;
         }
         const take = Math.min(CHUNK_SIZE - filled, chunk.length - offset);

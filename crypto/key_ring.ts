@@ -9,8 +9,9 @@
  * @module
  */
 
-import { assertBytes, bufferSource } from "./_bytes.ts";
+import { assertBytes } from "./_bytes.ts";
 import { KEY_SIZE, NONCE_SIZE, TAG_SIZE } from "./_params.ts";
+import { type AeadKey, type CryptoEngine, webCryptoEngine } from "./engine.ts";
 import { DecryptionError, UnknownKeyError } from "./errors.ts";
 
 /** One master key: a key id and its 32 raw bytes (as parsed from `COFFER_MASTER_KEYS`). */
@@ -31,8 +32,14 @@ export interface RingCiphertext {
 
 const KID = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/** Options of {@linkcode KeyRing.create}. */
+export interface KeyRingOptions {
+  /** The AES-GCM engine (default: WebCrypto); every engine gives the same bytes. */
+  engine?: CryptoEngine;
+}
+
 /**
- * A set of non-extractable AES-256-GCM master keys by id. The first key is
+ * A set of AES-256-GCM master keys by id (non-extractable under WebCrypto). The first key is
  * active: it encrypts everything new; the others only decrypt, until data
  * under them is re-wrapped and they can be retired.
  *
@@ -51,9 +58,9 @@ export class KeyRing {
   readonly activeKid: string;
   /** Every key id, active first. */
   readonly kids: readonly string[];
-  #keys: Map<string, CryptoKey>;
+  #keys: Map<string, AeadKey>;
 
-  private constructor(kids: string[], keys: Map<string, CryptoKey>) {
+  private constructor(kids: string[], keys: Map<string, AeadKey>) {
     this.activeKid = kids[0];
     this.kids = Object.freeze(kids);
     this.#keys = keys;
@@ -63,6 +70,7 @@ export class KeyRing {
    * Imports master keys into a ring; the raw bytes are copied and not kept.
    *
    * @param keys At least one key; the first becomes active.
+   * @param options The engine to import them into.
    * @returns The key ring.
    * @throws {TypeError} if the list is empty, a kid is malformed or repeated,
    *   or a key is not 32 bytes.
@@ -72,11 +80,15 @@ export class KeyRing {
    * const ring = await KeyRing.create([{ kid: "k1", key: new Uint8Array(32).fill(7) }]);
    * ```
    */
-  static async create(keys: readonly MasterKey[]): Promise<KeyRing> {
+  static async create(
+    keys: readonly MasterKey[],
+    options: KeyRingOptions = {},
+  ): Promise<KeyRing> {
+    const engine = options.engine ?? webCryptoEngine;
     if (!Array.isArray(keys) || keys.length === 0) {
       throw new TypeError("Cannot create key ring: expected at least one master key");
     }
-    const imported = new Map<string, CryptoKey>();
+    const imported = new Map<string, AeadKey>();
     for (const { kid, key } of keys) {
       if (typeof kid !== "string" || !KID.test(kid)) {
         throw new TypeError(
@@ -92,13 +104,7 @@ export class KeyRing {
       if (key.length !== KEY_SIZE) {
         throw new TypeError(`Cannot create key ring: key ${kid} must be ${KEY_SIZE} bytes`);
       }
-      imported.set(
-        kid,
-        await crypto.subtle.importKey("raw", bufferSource(key), "AES-GCM", false, [
-          "encrypt",
-          "decrypt",
-        ]),
-      );
+      imported.set(kid, await engine.importKey(key));
     }
     return new KeyRing([...imported.keys()], imported);
   }
@@ -134,14 +140,10 @@ export class KeyRing {
    */
   async encrypt(plaintext: Uint8Array, aad: Uint8Array): Promise<RingCiphertext> {
     const nonce = crypto.getRandomValues(new Uint8Array(NONCE_SIZE));
-    const sealed = await crypto.subtle.encrypt(
-      { name: "AES-GCM", iv: nonce, additionalData: bufferSource(aad) },
-      this.#keys.get(this.activeKid)!,
-      bufferSource(plaintext),
-    );
-    const bytes = new Uint8Array(NONCE_SIZE + sealed.byteLength);
+    const sealed = await this.#keys.get(this.activeKid)!.seal(nonce, plaintext, aad);
+    const bytes = new Uint8Array(NONCE_SIZE + sealed.length);
     bytes.set(nonce);
-    bytes.set(new Uint8Array(sealed), NONCE_SIZE);
+    bytes.set(sealed, NONCE_SIZE);
     return { kid: this.activeKid, bytes };
   }
 
@@ -178,17 +180,7 @@ export class KeyRing {
       throw new DecryptionError(`Cannot decrypt ${what}: too short`);
     }
     try {
-      return new Uint8Array(
-        await crypto.subtle.decrypt(
-          {
-            name: "AES-GCM",
-            iv: bytes.slice(0, NONCE_SIZE),
-            additionalData: bufferSource(aad),
-          },
-          key,
-          bufferSource(bytes.subarray(NONCE_SIZE)),
-        ),
-      );
+      return await key.open(bytes.subarray(0, NONCE_SIZE), bytes.subarray(NONCE_SIZE), aad);
     } catch (cause) {
       throw new DecryptionError(`Cannot decrypt ${what}: authentication failed`, { cause });
     }

@@ -4,8 +4,10 @@
  * Coffer's encryption: Cobblestone-256 (c2sp.org/chunked-encryption with
  * AEAD_AES_256_GCM and HKDF-Expand-SHA-512) for file contents, streaming and
  * random access; envelope encryption of per-file data keys and sealed
- * metadata under master keys. Pure WebCrypto; runs unchanged in browsers.
- * The byte formats are specified in docs/FORMAT.md.
+ * metadata under master keys. The AES-GCM calls go through an engine:
+ * WebCrypto by default, so this module runs unchanged in browsers; servers
+ * pass the OpenSSL engine (`openssl_engine.ts`, not exported here because it
+ * needs Deno FFI). The byte formats are specified in docs/FORMAT.md.
  *
  * @example
  * ```ts
@@ -38,7 +40,8 @@ export {
   type ParsedKeyExport,
   parseKeyExport,
 } from "./key_export.ts";
-export { KeyRing, type MasterKey, type RingCiphertext } from "./key_ring.ts";
+export { KeyRing, type KeyRingOptions, type MasterKey, type RingCiphertext } from "./key_ring.ts";
+export { type AeadKey, type CryptoEngine, webCryptoEngine } from "./engine.ts";
 export {
   generateDataKey,
   rewrapKey,

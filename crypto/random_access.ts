@@ -15,6 +15,7 @@ import { assertBytes, ignore, timingSafeEqual } from "./_bytes.ts";
 import { deriveMessageKeys, importInputKey } from "./_derive.ts";
 import { checkConcurrency, HEADER_SIZE, SALT_SIZE } from "./_params.ts";
 import { Decryptor, readExactly } from "./_range_decryptor.ts";
+import { type CryptoEngine, webCryptoEngine } from "./engine.ts";
 import { DecryptionError } from "./errors.ts";
 import { plaintextSize } from "./sizes.ts";
 
@@ -33,8 +34,10 @@ export interface CiphertextSource {
 export interface RangeDecryptorOptions {
   /** Chunks fetched per `readRange` call (default 64, about 1 MiB; 1–4096). */
   chunksPerRead?: number;
-  /** WebCrypto chunk operations kept in flight (1–256, default 16). */
+  /** Chunks kept in flight (1–256, default 16). */
   concurrency?: number;
+  /** The AES-GCM engine (default: WebCrypto). */
+  engine?: CryptoEngine;
 }
 
 /** An opened ciphertext whose commitment has been checked. */
@@ -72,7 +75,7 @@ export interface RangeDecryptor {
  * @param key The 32-byte input key.
  * @param context The context the ciphertext was encrypted with.
  * @param source The ciphertext length and a ranged reader.
- * @param options Read batching and concurrency.
+ * @param options Read batching, concurrency and engine.
  * @returns A decryptor for plaintext ranges.
  * @throws {TypeError} if the key is not 32 bytes.
  * @throws {DecryptionError} if the ciphertext length is impossible or the
@@ -112,7 +115,12 @@ export async function openRangeDecryptor(
   }
   const size = plaintextSize(source.ciphertextSize);
   const header = await readExactly(source, 0, HEADER_SIZE - 1);
-  const keys = await deriveMessageKeys(await inputKey, header.subarray(0, SALT_SIZE), context);
+  const keys = await deriveMessageKeys(
+    await inputKey,
+    header.subarray(0, SALT_SIZE),
+    context,
+    options.engine ?? webCryptoEngine,
+  );
   if (!timingSafeEqual(keys.commitment, header.subarray(SALT_SIZE))) {
     throw new DecryptionError(
       "Cannot decrypt: commitment mismatch (wrong key or context, or modified header)",
@@ -130,6 +138,7 @@ export async function openRangeDecryptor(
  * @param source The ciphertext length and a ranged reader.
  * @param start First plaintext byte.
  * @param endInclusive Last plaintext byte.
+ * @param options Read batching, concurrency and engine.
  * @returns The plaintext bytes of the range.
  * @throws {DecryptionError} on any authenticity failure of the header or a
  *   covering chunk.
@@ -157,7 +166,8 @@ export async function decryptRange(
   source: CiphertextSource,
   start: number,
   endInclusive: number,
+  options: RangeDecryptorOptions = {},
 ): Promise<Uint8Array> {
-  const decryptor = await openRangeDecryptor(key, context, source);
+  const decryptor = await openRangeDecryptor(key, context, source, options);
   return await decryptor.read(start, endInclusive);
 }

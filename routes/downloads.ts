@@ -148,7 +148,9 @@ function unsatisfiable(size: number): never {
 
 async function fullPlaintext(services: Services, record: FileRecord, dek: Uint8Array) {
   const ciphertext = await services.store.get(ciphertextKey(record.owner, record.id));
-  const reader = ciphertext.pipeThrough(decryptStream(dek, fileContext(record.owner, record.id)))
+  const reader = ciphertext.pipeThrough(decryptStream(dek, fileContext(record.owner, record.id), {
+    engine: services.engine,
+  }))
     .getReader();
   let first: ReadableStreamReadResult<Uint8Array>;
   try {
@@ -182,7 +184,7 @@ async function rangedPlaintext(
       ciphertextSize: record.ciphertext_size ?? 0,
       readRange: async (start, end) =>
         collectBytes(await store.get(key, { start, end }), end - start + 1),
-    });
+    }, { engine: services.engine });
     // A suffix range is resolved against an authenticated length.
     if (request.suffix) await decryptor.authenticateSize();
     const reader = decryptor.stream(request.range.start, request.range.end).getReader();

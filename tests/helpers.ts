@@ -105,6 +105,7 @@ export function testConfig(
     workerConcurrency: 2,
     jobLockMs: 30_000,
     jobBackoffMs: 1000,
+    cryptoEngine: "auto",
     ...rest,
   };
 }

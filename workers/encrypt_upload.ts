@@ -11,7 +11,13 @@
  */
 import { createHash } from "node:crypto";
 import { type Job, UnrecoverableError } from "bullmq";
-import { ciphertextSize, encryptStream, fileContext, type KeyRing } from "../crypto/mod.ts";
+import {
+  ciphertextSize,
+  type CryptoEngine,
+  encryptStream,
+  fileContext,
+  type KeyRing,
+} from "../crypto/mod.ts";
 import { unwrapDataKey } from "../storage/data_keys.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
@@ -28,6 +34,8 @@ export interface UploadProcessorDeps {
   store: ObjectStore;
   staging: StagingArea;
   keyRing: KeyRing;
+  /** The AES-GCM engine the encryption runs on. */
+  engine: CryptoEngine;
   log: Logger;
   metrics?: Metrics;
   /** Gives a failed file's reserved bytes back to its owner's quota. */
@@ -87,7 +95,9 @@ async function encryptAndStore(
   const expected = ciphertextSize(record.size);
   const stored = await deps.store.put(
     ciphertextKey(ownerId, fileId),
-    plaintext.pipeThrough(counter).pipeThrough(encryptStream(dek, fileContext(ownerId, fileId))),
+    plaintext.pipeThrough(counter).pipeThrough(
+      encryptStream(dek, fileContext(ownerId, fileId), { engine: deps.engine }),
+    ),
     { contentLength: expected },
   );
   if (bytesDone() !== record.size || stored !== expected) {

@@ -10,14 +10,9 @@
  */
 import { basename } from "node:path";
 import { DecryptionError, decryptStream, parseKeyExport } from "../../crypto/mod.ts";
-import {
-  CliError,
-  type Command,
-  type CommandContext,
-  flag,
-  stringOption,
-  UsageError,
-} from "../command.ts";
+import { openCliEngine } from "../engine.ts";
+import type { CliContext } from "../session.ts";
+import { CliError, type Command, flag, stringOption, UsageError } from "../command.ts";
 import { formatBytes, fsErrorText } from "../format.ts";
 import { createOutputFile, outputPath } from "../output_file.ts";
 import { ProgressBar } from "../progress.ts";
@@ -43,7 +38,7 @@ export function decryptedName(input: string): string {
 }
 
 /** `decrypt FILE.cbl --key KEY.json`. */
-export const decryptCommand: Command<CommandContext> = {
+export const decryptCommand: Command<CliContext> = {
   name: "decrypt",
   usage: "FILE.cbl --key KEY.json [-o PATH] [--force]",
   summary: "Decrypt a downloaded ciphertext offline with a key from 'key'.",
@@ -71,6 +66,7 @@ export const decryptCommand: Command<CommandContext> = {
     const size = (await file.stat()).size;
     const target = await outputPath(stringOption(args, "output"), decryptedName(input));
     await using out = await createOutputFile(target, { force: flag(args, "force") });
+    using selected = await openCliEngine(context.settings.engine);
     const bar = new ProgressBar("decrypt", basename(input), size);
     let written = 0;
     const count = new TransformStream<Uint8Array, Uint8Array>({
@@ -80,7 +76,9 @@ export const decryptCommand: Command<CommandContext> = {
       },
     });
     try {
-      await file.readable.pipeThrough(bar.counter()).pipeThrough(decryptStream(key, aad))
+      await file.readable.pipeThrough(bar.counter()).pipeThrough(
+        decryptStream(key, aad, { engine: selected.engine }),
+      )
         .pipeThrough(count).pipeTo(out.writable, { signal: context.signal });
     } catch (error) {
       bar.clear();

@@ -92,17 +92,14 @@ for (const store of STORES) {
     });
 
     await t.step(
-      "GET /api/files/:id/content aborts a range reaching a tampered chunk",
+      "GET /api/files/:id/content answers 502 to a range whose batch reaches a tampered chunk",
       async () => {
+        // The covering chunks are authenticated as one batch before any is served.
         const start = (TAMPERED_CHUNK - 1) * CHUNK_SIZE;
         const response = await request(server, user, `/api/files/${chunkTampered.id}/content`, {
           headers: { Range: `bytes=${start}-${start + 2 * CHUNK_SIZE}` },
         });
-        assert.equal(response.status, 206);
-        const { received, failure } = await readUntilFailure(response);
-        assert.ok(failure, `the body ended cleanly after ${received.length} bytes`);
-        assert.ok(received.length <= CHUNK_SIZE, `${received.length} bytes`);
-        assertSameBytes(received, bytes.subarray(start, start + received.length), "range bytes");
+        await assertIntegrityProblem(response);
       },
     );
 

@@ -136,6 +136,18 @@ Deno.test("main.ts exits 1 with one line when the data directory cannot be creat
   assert.match(message, /^Cannot use the data directory .*a-file\/data \(COFFER_DATA_DIR\): /);
 });
 
+Deno.test("main.ts exits 1 with one line when COFFER_CRYPTO_ENGINE=openssl cannot load", async () => {
+  await using dir = await tempDir();
+  const { code, message } = await startAndFail({
+    COFFER_DATA_DIR: dir.path,
+    COFFER_CRYPTO_ENGINE: "openssl",
+    COFFER_LIBCRYPTO: `${dir.path}/libcrypto.so.3`,
+  });
+  assert.equal(code, 1);
+  assert.equal(message.split("\n").length, 1, message);
+  assert.match(message, /^Cannot use COFFER_CRYPTO_ENGINE=openssl: Cannot load libcrypto 3: /);
+});
+
 Deno.test("main.ts exits 1 with one line when the S3 endpoint does not answer", async () => {
   await using dir = await tempDir();
   const endpoint = `http://127.0.0.1:${freePort()}`;

@@ -27,9 +27,24 @@ Deno.test("cliSettings() picks the server and the config directory", async (t) =
   ];
   for (const [env, server, dir] of cases) {
     await t.step(JSON.stringify(env), () => {
-      assert.deepEqual(cliSettings(env), { server, configDir: dir });
+      assert.deepEqual(cliSettings(env), {
+        server,
+        configDir: dir,
+        engine: { cryptoEngine: "auto", libcrypto: undefined },
+      });
     });
   }
+});
+
+Deno.test("cliSettings() reads the crypto engine and refuses an unknown one", () => {
+  assert.deepEqual(
+    cliSettings({ COFFER_CRYPTO_ENGINE: "webcrypto", COFFER_LIBCRYPTO: "/x.so" }).engine,
+    { cryptoEngine: "webcrypto", libcrypto: "/x.so" },
+  );
+  assert.throws(
+    () => cliSettings({ COFFER_CRYPTO_ENGINE: "fast" }),
+    /COFFER_CRYPTO_ENGINE must be/,
+  );
 });
 
 Deno.test("normalizeServer() accepts http(s) URLs and drops trailing slashes", async (t) => {

@@ -1,6 +1,6 @@
 /** Shared helpers of the crypto unit tests. @module */
 
-import { decryptStream, encryptStream } from "../../../crypto/mod.ts";
+import { type CryptoEngine, decryptStream, encryptStream } from "../../../crypto/mod.ts";
 
 export const KIB = 1024;
 export const MIB = 1024 * KIB;
@@ -122,11 +122,11 @@ export function encrypt(
   key: Uint8Array,
   context: Uint8Array,
   plaintext: Uint8Array,
-  options: { salt?: Uint8Array; pieces?: number | number[] } = {},
+  options: { salt?: Uint8Array; pieces?: number | number[]; engine?: CryptoEngine } = {},
 ): Promise<Uint8Array> {
   return collect(
     streamOf(plaintext, options.pieces).pipeThrough(
-      encryptStream(key, context, { salt: options.salt }),
+      encryptStream(key, context, { salt: options.salt, engine: options.engine }),
     ),
   );
 }
@@ -136,8 +136,11 @@ export function decrypt(
   context: Uint8Array,
   ciphertext: Uint8Array,
   pieces?: number | number[],
+  engine?: CryptoEngine,
 ): Promise<Uint8Array> {
-  return collect(streamOf(ciphertext, pieces).pipeThrough(decryptStream(key, context)));
+  return collect(
+    streamOf(ciphertext, pieces).pipeThrough(decryptStream(key, context, { engine })),
+  );
 }
 
 /** An in-memory ciphertext source that records every read. */

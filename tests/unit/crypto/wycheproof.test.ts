@@ -10,11 +10,13 @@
 import { inflateSync } from "node:zlib";
 import { assert, assertEquals, assertInstanceOf, assertRejects, assertThrows } from "./_assert.ts";
 import {
+  type CryptoEngine,
   DecryptionError,
   decryptStream,
   encryptStream,
   openRangeDecryptor,
 } from "../../../crypto/mod.ts";
+import { eachEngine } from "./_engines.ts";
 import {
   bytesEqual,
   CHUNK,
@@ -97,15 +99,15 @@ async function rawPrefix(vector: Vector, chunks: number): Promise<Uint8Array> {
   return out;
 }
 
-async function checkStreaming(vector: Vector, pieces: number): Promise<void> {
+async function checkStreaming(vector: Vector, pieces: number, engine: CryptoEngine) {
   const key = hex(vector.key);
   const context = hex(vector.ctx);
   if (has(vector, "InvalidKeySize")) {
-    assertThrows(() => decryptStream(key, context), TypeError);
+    assertThrows(() => decryptStream(key, context, { engine }), TypeError);
     return;
   }
   const { output, error } = await collectUntilError(
-    streamOf(ciphertextOf(vector), pieces).pipeThrough(decryptStream(key, context)),
+    streamOf(ciphertextOf(vector), pieces).pipeThrough(decryptStream(key, context, { engine })),
   );
   if (vector.result === "valid") {
     assertEquals(error, undefined);
@@ -125,11 +127,12 @@ async function checkStreaming(vector: Vector, pieces: number): Promise<void> {
   }
 }
 
-async function checkRandomAccess(vector: Vector): Promise<void> {
+async function checkRandomAccess(vector: Vector, engine: CryptoEngine): Promise<void> {
   const key = hex(vector.key);
   const context = hex(vector.ctx);
   const ct = ciphertextOf(vector);
-  const open = () => openRangeDecryptor(key, context, memorySource(ct), { chunksPerRead: 7 });
+  const open = () =>
+    openRangeDecryptor(key, context, memorySource(ct), { chunksPerRead: 7, engine });
   if (has(vector, "InvalidKeySize")) {
     await assertRejects(open, TypeError);
     return;
@@ -160,38 +163,36 @@ async function checkRandomAccess(vector: Vector): Promise<void> {
   }
 }
 
-Deno.test({
-  name: "decryptStream() passes the Wycheproof Cobblestone-256 vectors",
-  ignore: unavailable !== undefined,
-  async fn(t) {
+eachEngine("decryptStream() passes the Wycheproof Cobblestone-256 vectors", async (engine, t) => {
+  for (const vector of vectors) {
+    await t.step(stepName(vector), async () => {
+      await checkStreaming(vector, 1 << 30, engine); // one write
+      await checkStreaming(vector, 7919, engine); // odd pieces
+    });
+  }
+}, { ignore: unavailable !== undefined });
+
+eachEngine(
+  "openRangeDecryptor() passes the Wycheproof Cobblestone-256 vectors",
+  async (engine, t) => {
     for (const vector of vectors) {
-      await t.step(stepName(vector), async () => {
-        await checkStreaming(vector, 1 << 30); // one write
-        await checkStreaming(vector, 7919); // odd pieces
-      });
+      await t.step(stepName(vector), () => checkRandomAccess(vector, engine));
     }
   },
-});
+  { ignore: unavailable !== undefined },
+);
 
-Deno.test({
-  name: "openRangeDecryptor() passes the Wycheproof Cobblestone-256 vectors",
-  ignore: unavailable !== undefined,
-  async fn(t) {
-    for (const vector of vectors) {
-      await t.step(stepName(vector), () => checkRandomAccess(vector));
-    }
-  },
-});
-
-Deno.test({
-  name: "encryptStream() reproduces every valid Wycheproof vector from its salt",
-  ignore: unavailable !== undefined,
-  async fn(t) {
+eachEngine(
+  "encryptStream() reproduces every valid Wycheproof vector from its salt",
+  async (engine, t) => {
     for (const vector of vectors) {
       if (vector.result !== "valid") {
         if (has(vector, "InvalidKeySize")) {
           await t.step(stepName(vector), () => {
-            assertThrows(() => encryptStream(hex(vector.key), hex(vector.ctx)), TypeError);
+            assertThrows(
+              () => encryptStream(hex(vector.key), hex(vector.ctx), { engine }),
+              TypeError,
+            );
           });
         }
         continue;
@@ -200,12 +201,14 @@ Deno.test({
         const key = hex(vector.key);
         const context = hex(vector.ctx);
         const ct = ciphertextOf(vector);
-        const message = await collect(streamOf(ct).pipeThrough(decryptStream(key, context)));
+        const message = await collect(
+          streamOf(ct).pipeThrough(decryptStream(key, context, { engine })),
+        );
         assertEquals(await sha512Hex(message), vector.msgSha512);
         const salt = ct.slice(0, 24);
         for (const pieces of [message.length || 1, 5003]) {
           const again = await collect(
-            streamOf(message, pieces).pipeThrough(encryptStream(key, context, { salt })),
+            streamOf(message, pieces).pipeThrough(encryptStream(key, context, { salt, engine })),
           );
           assertEquals(again.length, ct.length);
           assert(bytesEqual(again, ct), `ciphertext differs (pieces of ${pieces})`);
@@ -213,4 +216,5 @@ Deno.test({
       });
     }
   },
-});
+  { ignore: unavailable !== undefined },
+);

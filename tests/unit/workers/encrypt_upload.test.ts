@@ -9,7 +9,13 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { type Job, UnrecoverableError } from "bullmq";
-import { ciphertextSize, decryptStream, fileContext, KeyRing } from "../../../crypto/mod.ts";
+import {
+  ciphertextSize,
+  decryptStream,
+  fileContext,
+  KeyRing,
+  webCryptoEngine,
+} from "../../../crypto/mod.ts";
 import { silentLogger } from "../../../log.ts";
 import { newWrappedDataKey, unwrapDataKey } from "../../../storage/data_keys.ts";
 import { type FileRecord, FileStore } from "../../../storage/file_store.ts";
@@ -104,6 +110,7 @@ async function fixture(): Promise<Fixture> {
     store,
     staging,
     keyRing,
+    engine: webCryptoEngine,
     log: silentLogger,
     releaseBytes: (owner, bytes) => {
       released.push([owner, bytes]);
