@@ -17,6 +17,14 @@ WORKDIR /app
 # The image's unprivileged `deno` user (uid 1993) owns the app folder (node_modules is
 # created there), the data folder and DENO_DIR. A named volume mounted on /data starts
 # as a copy of this folder, so it is writable by `deno` too.
+# libcrypto 3 for the OpenSSL crypto engine (docs/OPERATIONS.md, "Crypto engine"): the openssl
+# package depends on it under either of its Debian names (libssl3, libssl3t64). The image runs
+# with COFFER_CRYPTO_ENGINE=openssl, so a broken library stops start-up instead of running slower.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends openssl \
+ && rm -rf /var/lib/apt/lists/*
+ENV COFFER_CRYPTO_ENGINE=openssl
+
 RUN mkdir -p /data && chown deno:deno /app /data
 USER deno
 
