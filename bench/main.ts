@@ -19,7 +19,7 @@ import { benchMemory } from "./memory_bench.ts";
 import { benchPipeline } from "./pipeline_bench.ts";
 import { startFauxqsProcess, stopAllProcesses } from "./_processes.ts";
 import { benchRange } from "./range_bench.ts";
-import { num, renderMarkdown, type SectionResult, sizeLabel, times } from "./_report.ts";
+import { num, renderMarkdown, type SectionResult } from "./_report.ts";
 
 const FULL = {
   cryptoMib: 256,
@@ -30,6 +30,7 @@ const FULL = {
   userMib: 10,
   runs: 3,
   rangeRuns: 5,
+  speedSeconds: 3,
 };
 const QUICK: typeof FULL = {
   cryptoMib: 16,
@@ -40,29 +41,8 @@ const QUICK: typeof FULL = {
   userMib: 2,
   runs: 3,
   rangeRuns: 3,
+  speedSeconds: 1,
 };
-
-async function cryptoSection(mib: number, runs: number): Promise<SectionResult> {
-  const r = await benchCrypto({ mib, runs });
-  const row = (way: "encrypt" | "decrypt") => ({
-    measure: `${way} ${sizeLabel(mib)} stream, MiB/s`,
-    coffer: num(r[`cobblestone_${way}_mib_s`]),
-    baseline: `bare one-call loop ${num(r[`bare_${way}_mib_s`])} MiB/s (16 calls in flight, ` +
-      `no stream: ${num(r[`ceiling_${way}_mib_s`])})`,
-    ratio: times(r[`${way}_speedup`]),
-  });
-  const check = (way: "encrypt" | "decrypt") => ({
-    target: `Crypto ${way} ≥ 500 MiB/s and ≥ 2× bare loop`,
-    measured: `${num(r[`cobblestone_${way}_mib_s`])} MiB/s, ${times(r[`${way}_speedup`])}`,
-    met: r[`cobblestone_${way}_mib_s`] >= 500 && r[`${way}_speedup`] >= 2,
-  });
-  return {
-    title: "1. Crypto (in memory)",
-    rows: [row("encrypt"), row("decrypt")],
-    checks: [check("encrypt"), check("decrypt")],
-    data: { mib, runs, unit: "MiB/s", medians: r },
-  };
-}
 
 async function machine() {
   const meminfo = await Deno.readTextFile("/proc/meminfo");
@@ -102,7 +82,14 @@ async function main(): Promise<void> {
     console.error(`bench: ${name} done in ${num((performance.now() - begin) / 1000)} s`);
   };
 
-  if (only.has(1)) await step("crypto", () => cryptoSection(settings.cryptoMib, settings.runs));
+  if (only.has(1)) {
+    await step("crypto", () =>
+      benchCrypto({
+        mib: settings.cryptoMib,
+        runs: settings.runs,
+        speedSeconds: settings.speedSeconds,
+      }));
+  }
   const needS3 = [2, 3, 4, 7].some((n) => only.has(n));
   {
     await using s3 = needS3 ? await startFauxqsProcess() : undefined;
