@@ -8,6 +8,7 @@
  * old object).
  */
 import { dirname, resolve } from "node:path";
+import { streamFile } from "./_read_stream.ts";
 import { writeStreamToFile } from "./_write_stream.ts";
 import {
   type ByteRange,
@@ -19,7 +20,6 @@ import {
 
 const TMP_DIR = ".tmp";
 const META_SUFFIX = ".meta.json";
-const READ_CHUNK = 64 * 1024;
 /** Longest encoded key kept in a temp file name (names are limited to 255 bytes). */
 const MAX_ENCODED_KEY = 200;
 
@@ -221,33 +221,6 @@ async function walk(dir: string, keyPrefix: string, keys: string[]): Promise<voi
   } catch (error) {
     if (!isMissing(error)) throw error;
   }
-}
-
-/** Streams `length` bytes from the file's position, closing it at the end or on cancel. */
-function streamFile(file: Deno.FsFile, length: number): ReadableStream<Uint8Array> {
-  let remaining = length;
-  return new ReadableStream({
-    async pull(controller) {
-      try {
-        if (remaining === 0) {
-          file.close();
-          controller.close();
-          return;
-        }
-        const chunk = new Uint8Array(Math.min(READ_CHUNK, remaining));
-        const read = await file.read(chunk);
-        if (read === null) throw new Error("Cannot read object: the file ended early");
-        remaining -= read;
-        controller.enqueue(chunk.subarray(0, read));
-      } catch (error) {
-        file.close();
-        controller.error(error);
-      }
-    },
-    cancel() {
-      file.close();
-    },
-  });
 }
 
 /** The key in a temp file name (base64url), or `~` when it is too long to fit. */

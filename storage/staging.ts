@@ -5,6 +5,7 @@
  */
 import { resolve } from "node:path";
 import { CofferError } from "../errors.ts";
+import { streamFile } from "./_read_stream.ts";
 import { writeStreamToFile } from "./_write_stream.ts";
 
 const ID = /^[A-Za-z0-9_-]{1,128}$/;
@@ -76,8 +77,7 @@ export class StagingArea {
    * @throws {Deno.errors.NotFound} if nothing is staged under `id`.
    */
   async open(id: string): Promise<ReadableStream<Uint8Array>> {
-    const file = await Deno.open(this.#pathOf(id), { read: true });
-    return file.readable;
+    return streamFile(await Deno.open(this.#pathOf(id), { read: true }));
   }
 
   /**
