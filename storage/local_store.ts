@@ -8,7 +8,7 @@
  * old object).
  */
 import { dirname, resolve } from "node:path";
-import { streamFile } from "./_read_stream.ts";
+import { streamFile } from "./file_stream.ts";
 import { writeStreamToFile } from "./_write_stream.ts";
 import {
   type ByteRange,

@@ -5,7 +5,7 @@
  */
 import { resolve } from "node:path";
 import { CofferError } from "../errors.ts";
-import { streamFile } from "./_read_stream.ts";
+import { streamFile } from "./file_stream.ts";
 import { writeStreamToFile } from "./_write_stream.ts";
 
 const ID = /^[A-Za-z0-9_-]{1,128}$/;

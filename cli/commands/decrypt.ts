@@ -10,6 +10,7 @@
  */
 import { basename } from "node:path";
 import { DecryptionError, decryptStream, parseKeyExport } from "../../crypto/mod.ts";
+import { streamFile } from "../../storage/file_stream.ts";
 import { openCliEngine } from "../engine.ts";
 import type { CliContext } from "../session.ts";
 import { CliError, type Command, flag, stringOption, UsageError } from "../command.ts";
@@ -56,14 +57,12 @@ export const decryptCommand: Command<CliContext> = {
     if (keyPath === undefined) throw new UsageError("Missing --key KEY.json");
     const { key, context: aad } = await readKeyFile(keyPath);
     const action = `Cannot decrypt ${input}`;
-    let source: Deno.FsFile;
+    let size: number;
     try {
-      source = await Deno.open(input, { read: true });
+      size = (await Deno.stat(input)).size;
     } catch (error) {
       throw new CliError(`${action}: ${fsErrorText(error)}`);
     }
-    using file = source;
-    const size = (await file.stat()).size;
     const target = await outputPath(stringOption(args, "output"), decryptedName(input));
     await using out = await createOutputFile(target, { force: flag(args, "force") });
     using selected = await openCliEngine(context.settings.engine);
@@ -76,7 +75,8 @@ export const decryptCommand: Command<CliContext> = {
       },
     });
     try {
-      await file.readable.pipeThrough(bar.counter()).pipeThrough(
+      const file = streamFile(await Deno.open(input, { read: true }));
+      await file.pipeThrough(bar.counter()).pipeThrough(
         decryptStream(key, aad, { engine: selected.engine }),
       )
         .pipeThrough(count).pipeTo(out.writable, { signal: context.signal });

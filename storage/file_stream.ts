@@ -1,5 +1,6 @@
 /**
- * Streams a file in 1 MiB pieces, for staged uploads and local objects.
+ * Streams a file in 1 MiB pieces: staged uploads, local objects and the files
+ * `coffer decrypt` reads.
  * `FsFile.readable` reads 64 KiB at a time; the crypto engines seal or open
  * a whole piece's chunks in one call, and every piece costs an async read, an
  * allocation and a hop through each stream of the pipeline, so fewer, larger

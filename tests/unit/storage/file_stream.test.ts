@@ -1,6 +1,6 @@
 /** streamFile(): 1 MiB pieces, an exact length, and the file closed on every path. */
 import assert from "node:assert/strict";
-import { READ_PIECE, streamFile } from "../../../storage/_read_stream.ts";
+import { READ_PIECE, streamFile } from "../../../storage/file_stream.ts";
 import { tempDir } from "../../helpers.ts";
 
 async function fileOf(path: string, size: number): Promise<void> {
