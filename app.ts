@@ -30,6 +30,12 @@ const PROTECTED_PATHS = [
   "/download_decrypted/*",
 ];
 
+/**
+ * The one path that accepts `?access_token=`: the event stream, because
+ * `EventSource` cannot send an Authorization header.
+ */
+const QUERY_TOKEN_PATH = /^\/api\/files\/[^/]+\/events$/;
+
 /** Paths whose handlers need Redis: every account and file route. */
 const REDIS_PATHS = ["/api/*", "/generate_token", ...PROTECTED_PATHS];
 
@@ -82,7 +88,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
       clientAddress: trustedProxies ? proxiedClientAddress(trustedProxies) : undefined,
     }),
   );
-  const auth = requireAuth(services);
+  const auth = requireAuth(services, { queryTokenPath: QUERY_TOKEN_PATH });
   for (const path of PROTECTED_PATHS) app.use(path, auth);
   app.route("/", uploadRoutes(services));
   app.route("/", fileStatusRoutes(services));

@@ -2,10 +2,13 @@
  * The authentication middleware for every protected route.
  *
  * The token is taken from, in this order: `Authorization: Bearer <jwt>`; the
- * original design's `x-access-tokens: <jwt>` header; and, on GET and HEAD
- * only, the `access_token` query parameter (`EventSource` cannot send
- * headers). A token or Authorization header over {@linkcode MAX_TOKEN_BYTES}
- * is refused with 431 before any work. Every other failure — no token, a bad
+ * original design's `x-access-tokens: <jwt>` header; and, only on GET and
+ * HEAD requests to the paths the caller names (the event stream: `EventSource`
+ * cannot send headers), the `access_token` query parameter. Anywhere else a
+ * query token is ignored, so a token in a URL — kept in histories, logs and
+ * `Referer`s, usable as `<script src>` — opens nothing but progress. A token
+ * or Authorization header over {@linkcode MAX_TOKEN_BYTES} is refused with
+ * 431 before any work. Every other failure — no token, a bad
  * token, a revoked token, a deleted user — is the same 401 problem with
  * `WWW-Authenticate: Bearer`, so a client learns nothing about why.
  *
@@ -33,8 +36,11 @@ export function unauthorized(): CofferError {
 
 /** Options for {@linkcode requireAuth}. */
 export interface RequireAuthOptions {
-  /** Accept `?access_token=` on GET and HEAD requests (default true). */
-  queryToken?: boolean;
+  /**
+   * Paths (`c.req.path`, matched whole) on which `?access_token=` is
+   * accepted for GET and HEAD; default none.
+   */
+  queryTokenPath?: RegExp;
 }
 
 function tooLarge(): CofferError {
@@ -42,7 +48,7 @@ function tooLarge(): CofferError {
 }
 
 /** Finds the token a request carries; `undefined` if none. */
-function findToken(c: Context, queryToken: boolean): string | undefined {
+function findToken(c: Context, queryTokenPath: RegExp | undefined): string | undefined {
   const authorization = c.req.header("Authorization");
   if (authorization !== undefined) {
     if (authorization.length > MAX_TOKEN_BYTES) throw tooLarge();
@@ -54,6 +60,7 @@ function findToken(c: Context, queryToken: boolean): string | undefined {
     if (legacy.length > MAX_TOKEN_BYTES) throw tooLarge();
     return legacy.trim() || undefined;
   }
+  const queryToken = queryTokenPath?.test(c.req.path) ?? false;
   if (queryToken && (c.req.method === "GET" || c.req.method === "HEAD")) {
     const query = c.req.query("access_token");
     if (query !== undefined && query.length > MAX_TOKEN_BYTES) throw tooLarge();
@@ -82,12 +89,17 @@ export function requireAuth(
   services: Services,
   options: RequireAuthOptions = {},
 ): MiddlewareHandler<AppEnv> {
-  const queryToken = options.queryToken ?? true;
+  const { queryTokenPath } = options;
+  const { source, global, sticky } = queryTokenPath ?? /^$/;
+  if (!source.startsWith("^") || !source.endsWith("$") || global || sticky) {
+    // A partial match would open more paths than meant; g and y make test() stateful.
+    throw new TypeError("Cannot create requireAuth: queryTokenPath must be ^…$ without g or y");
+  }
   const users = services.users;
   const revocations = new Revocations(services.redis);
   const secret = services.secrets.jwtSecret;
   return async function requireAuth(c, next) {
-    const token = findToken(c, queryToken);
+    const token = findToken(c, queryTokenPath);
     if (token === undefined) throw unauthorized();
     const claims = await verifyToken(secret, token).catch(() => undefined);
     if (!claims) throw unauthorized();

@@ -242,7 +242,7 @@ export function authRoutes(services: Services, options: AuthRoutesOptions = {}) 
     scheme: "bearer",
     bearerFormat: "JWT",
     description:
-      "Also accepted: the `x-access-tokens` header, and `?access_token=` on GET requests",
+      "Also accepted: the `x-access-tokens` header, and `?access_token=` on GET /api/files/{id}/events only",
   });
 
   router.openapi(registerRoute, async (c) => {

@@ -3,20 +3,31 @@
  * (`/content`, through decryptStream, or only the covering chunks for a
  * `Range`) and the stored Cobblestone ciphertext as is (`/ciphertext`).
  *
+ * Every response gets its headers from file_headers.ts (passive types only,
+ * CORP, a sandbox CSP). A plaintext range states a total in `Content-Range`
+ * only once the final chunk has authenticated it.
+ *
  * A file that fails authentication before the first byte is a 502 problem;
  * once bytes have gone out the stream errors, so the response is aborted and
  * never ends cleanly. Either way the failure is logged with the file id.
  */
 import type { Context } from "hono";
-import { DecryptionError, decryptStream, fileContext, openRangeDecryptor } from "../crypto/mod.ts";
+import {
+  DecryptionError,
+  decryptStream,
+  fileContext,
+  openRangeDecryptor,
+  type RangeDecryptor,
+} from "../crypto/mod.ts";
 import { CofferError } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { unwrapDataKey } from "../storage/data_keys.ts";
 import type { FileRecord } from "../storage/file_store.ts";
 import { ciphertextKey } from "../storage/object_keys.ts";
+import type { ObjectStore } from "../storage/object_store.ts";
 import { collectBytes } from "../storage/streams.ts";
 import type { AppEnv } from "./env.ts";
-import { attachmentDisposition } from "./file_name.ts";
+import { fileHeaders } from "./file_headers.ts";
 import { parseRange, type ResolvedRange } from "./range.ts";
 
 function integrityFailure(services: Services, record: FileRecord, phase: string) {
@@ -125,16 +136,6 @@ function resumeStream(
   });
 }
 
-function commonHeaders(name: string, contentType: string): Headers {
-  return new Headers({
-    "Content-Type": contentType,
-    "Content-Disposition": attachmentDisposition(name),
-    "Accept-Ranges": "bytes",
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-  });
-}
-
 function rangeHeaders(headers: Headers, range: ResolvedRange, size: number) {
   headers.set("Content-Range", `bytes ${range.start}-${range.end}/${size}`);
   headers.set("Content-Length", String(range.end - range.start + 1));
@@ -168,6 +169,40 @@ async function fullPlaintext(services: Services, record: FileRecord, dek: Uint8A
   );
 }
 
+/**
+ * Ranged reads for the range decryptor. A store refuses a range that starts
+ * past the object's end (RangeError): the object is shorter than its record
+ * says, which is truncation, so it fails like any other authenticity check.
+ */
+function ciphertextReader(store: ObjectStore, key: string) {
+  return async (start: number, end: number): Promise<Uint8Array> => {
+    try {
+      return await collectBytes(await store.get(key, { start, end }), end - start + 1);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      throw new DecryptionError(`Cannot read ciphertext bytes ${start}-${end}: past the end`, {
+        cause: error,
+      });
+    }
+  };
+}
+
+/**
+ * Authenticates the plaintext length before a ranged answer states it
+ * (`Content-Range: bytes a-b/TOTAL`, or `bytes *\/TOTAL` on a 416): the final
+ * chunk is decrypted (and cached, so a range reaching the end reads it once),
+ * which proves the length implied by the ciphertext size; a record whose size
+ * disagrees with it is as untrustworthy as a bad chunk.
+ */
+async function authenticateTotal(decryptor: RangeDecryptor, record: FileRecord): Promise<void> {
+  const size = await decryptor.authenticateSize();
+  if (size !== record.size) {
+    throw new DecryptionError(
+      `Cannot serve range: the record says ${record.size} bytes, the ciphertext ${size}`,
+    );
+  }
+}
+
 async function rangedPlaintext(
   services: Services,
   record: FileRecord,
@@ -176,17 +211,15 @@ async function rangedPlaintext(
 ): Promise<{ range: ResolvedRange; body: ReadableStream<Uint8Array> } | undefined> {
   const request = parseRange(header, record.size);
   if (request.kind === "none") return undefined;
-  if (request.kind === "unsatisfiable") unsatisfiable(record.size);
   const key = ciphertextKey(record.owner, record.id);
   const { store } = services;
   try {
     const decryptor = await openRangeDecryptor(dek, fileContext(record.owner, record.id), {
       ciphertextSize: record.ciphertext_size ?? 0,
-      readRange: async (start, end) =>
-        collectBytes(await store.get(key, { start, end }), end - start + 1),
+      readRange: ciphertextReader(store, key),
     }, { engine: services.engine });
-    // A suffix range is resolved against an authenticated length.
-    if (request.suffix) await decryptor.authenticateSize();
+    await authenticateTotal(decryptor, record);
+    if (request.kind === "unsatisfiable") unsatisfiable(record.size);
     const reader = decryptor.stream(request.range.start, request.range.end).getReader();
     const first = await reader.read();
     const body = resumeStream(
@@ -209,7 +242,7 @@ export async function servePlaintext(
   services: Services,
   record: FileRecord,
 ): Promise<Response> {
-  const headers = commonHeaders(record.name, record.content_type);
+  const headers = fileHeaders(record.name, record.content_type);
   headers.set("ETag", `"${record.sha256}"`);
   headers.set("Content-Length", String(record.size));
   const rangeHeader = c.req.header("Range");
@@ -232,7 +265,7 @@ export async function serveCiphertext(
   record: FileRecord,
 ): Promise<Response> {
   const size = record.ciphertext_size ?? 0;
-  const headers = commonHeaders(`${record.name}.cbl`, "application/octet-stream");
+  const headers = fileHeaders(`${record.name}.cbl`, "application/octet-stream");
   headers.set("ETag", `"cbl-${record.sha256}"`);
   headers.set("Content-Length", String(size));
   const request = parseRange(c.req.header("Range"), size);

@@ -3,7 +3,9 @@
  * only — never a path or an object key — so it keeps any Unicode but loses
  * control characters, path separators, NUL and bidirectional overrides, and
  * is bounded to 255 UTF-8 bytes. Downloads carry it back in an RFC 6266 /
- * RFC 5987 `Content-Disposition` header.
+ * RFC 5987 `Content-Disposition` header: the display name percent-encoded in
+ * `filename*`, and an ASCII `filename` fallback sanitized after NFKD (no
+ * separators, no leading dot), since that is the one tools write to disk.
  */
 
 /** Largest display name, in UTF-8 bytes. */
@@ -50,9 +52,20 @@ export function sanitizeContentType(raw: string | undefined | null): string {
   return MIME.test(essence) ? essence : "application/octet-stream";
 }
 
+/**
+ * The ASCII `filename=` fallback, made safe *after* NFKD: compatibility
+ * forms fold into ASCII there (fullwidth `．．／` becomes `../`), and clients
+ * that ignore `filename*` (curl -OJ, older tools) write this name to disk.
+ * So separators, quotes and `%`/`;` become `_`, and leading dots become `_`
+ * (no hidden file, no `..`); anything else outside printable ASCII is `_`.
+ */
 function asciiFallback(name: string): string {
-  const ascii = name.normalize("NFKD").replace(/[^\x20-\x7e]/g, "_").replace(/["\\%;]/g, "_");
-  return ascii.trim() === "" ? "download" : ascii;
+  const ascii = name.normalize("NFKD")
+    .replace(/[^\x20-\x7e]/g, "_")
+    .replace(/["\\/%;]/g, "_")
+    .trim()
+    .replace(/^\.+/, (dots) => "_".repeat(dots.length));
+  return ascii === "" ? "download" : ascii;
 }
 
 /**

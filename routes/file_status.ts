@@ -3,13 +3,19 @@
  * `GET /api/files/:id/events` as Server-Sent Events. Progress comes from the
  * BullMQ job (bytes the worker has encrypted), status from the record. The
  * event stream starts with the current state, sends one event per change,
- * and ends after `stored` or `failed`.
+ * and ends after `stored` or `failed` — or when the token that opened it
+ * stops being acceptable: at its `exp` (a timer), or once it is revoked
+ * (checked on each recheck, so logout ends it within `RECHECK_MS` on any API
+ * process). A client that still may follow the file reopens or polls with a
+ * current token.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
+import { Revocations } from "../auth/revocations.ts";
 import type { Services } from "../services.ts";
 import type { FileRecord } from "../storage/file_store.ts";
 import type { UploadProgress } from "../workers/queue.ts";
+import type { AuthUser } from "./env.ts";
 import { ownedFile } from "./owned_file.ts";
 import { bearerSecurity, createRouter, problem } from "./openapi.ts";
 import { FileIdParam, FileStatusSchema } from "./schemas.ts";
@@ -27,6 +33,28 @@ export interface FileStatusView {
  * often cut a connection idle for 60 s) keep a long wait in the queue open.
  */
 const RECHECK_MS = 5_000;
+
+/**
+ * Whether the token behind a stream is still acceptable. Expiry is the clock;
+ * revocation is a Redis read, done at most once per {@linkcode RECHECK_MS}
+ * however many progress events arrive.
+ */
+function tokenWatch(revocations: Revocations, user: AuthUser) {
+  const expiresAt = user.exp * 1000;
+  let checkedAt = Date.now(); // the middleware has just checked it
+  return {
+    /** Milliseconds until `exp` (0 once passed). */
+    msLeft: () => Math.max(0, expiresAt - Date.now()),
+    /** True once the token has expired or been revoked. */
+    async ended(): Promise<boolean> {
+      const now = Date.now();
+      if (now >= expiresAt) return true;
+      if (now - checkedAt < RECHECK_MS) return false;
+      checkedAt = now;
+      return await revocations.isRevoked(user.jti);
+    },
+  };
+}
 
 async function statusOf(services: Services, record: FileRecord): Promise<FileStatusView> {
   let done = record.status === "stored" ? record.size : 0;
@@ -79,6 +107,7 @@ const eventsRoute = createRoute({
 /** The status route group (mounted behind the auth middleware). */
 export function fileStatusRoutes(services: Services) {
   const { files } = services;
+  const revocations = new Revocations(services.redis);
   const router = createRouter();
   router.openapi(statusRoute, async (c) => {
     const record = await ownedFile(files, c.get("user").id, c.req.valid("param").id);
@@ -88,6 +117,7 @@ export function fileStatusRoutes(services: Services) {
   router.openapi(eventsRoute, async (c) => {
     const owner = c.get("user").id;
     const first = await ownedFile(files, owner, c.req.valid("param").id);
+    const token = tokenWatch(revocations, c.get("user"));
     c.header("Cache-Control", "no-store");
     c.header("X-Accel-Buffering", "no"); // nginx: pass events on as they come
     return streamSSE(c, async (stream) => {
@@ -113,14 +143,16 @@ export function fileStatusRoutes(services: Services) {
           else await stream.write(": keep-alive\n\n");
           last = data;
           if (view.status === "stored" || view.status === "failed") break;
-          if (changed) continue;
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, RECHECK_MS);
-            wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
+          if (!changed) {
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, Math.min(RECHECK_MS, token.msLeft()));
+              wake = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+            });
+          }
+          if (await token.ended()) break;
         }
       } finally {
         unsubscribe();

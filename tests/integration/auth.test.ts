@@ -60,7 +60,6 @@ Deno.test("POST /api/auth/register, POST /api/auth/token and GET /api/me work to
       [{ Authorization: `Bearer ${token.access_token}` }, ""],
       [{ Authorization: `bearer  ${token.access_token}` }, ""],
       [{ "x-access-tokens": token.access_token }, ""],
-      [{}, `?access_token=${token.access_token}`],
     ] as const
   ) {
     const answer = await me(server, headers, query);

@@ -151,3 +151,79 @@ for (const store of STORES) {
     );
   });
 }
+
+/** A stored file whose length an attacker altered: in the bucket, in the record, or both. */
+interface LengthAlteration {
+  what: string;
+  /** Bytes kept of the stored object (default all). */
+  keepBytes?: (ciphertextSize: number) => number;
+  /** Record fields rewritten (default none). */
+  record?: (size: number, ciphertextSize: number) => { size: number; ciphertext_size: number };
+}
+
+// 40,000 bytes: two full chunks and a final chunk of 7,232 bytes.
+const ALTERED_SIZE = 2 * CHUNK_SIZE + 7232;
+const TWO_CHUNKS = HEADER_SIZE + 2 * ENCRYPTED_CHUNK_SIZE;
+const LENGTH_ALTERATIONS: LengthAlteration[] = [
+  { what: "the object lost its final chunk", keepBytes: () => TWO_CHUNKS },
+  {
+    what: "the object and the record were cut to two chunks",
+    keepBytes: () => TWO_CHUNKS,
+    record: () => ({ size: 2 * CHUNK_SIZE, ciphertext_size: TWO_CHUNKS }),
+  },
+  {
+    what: "the record claims 10 more bytes",
+    record: (size, ciphertextSize) => ({ size: size + 10, ciphertext_size: ciphertextSize + 10 }),
+  },
+  {
+    what: "the record's size disagrees with its ciphertext size",
+    record: (size, ciphertextSize) => ({ size: size - 1, ciphertext_size: ciphertextSize }),
+  },
+];
+
+for (const store of STORES) {
+  Deno.test(`GET /api/files/:id/content states only an authenticated total in Content-Range (${store.name})`, async (t) => {
+    await using server = await startTestServer(store.options);
+    const user = await signUp(server);
+    const bytes = randomBytes(ALTERED_SIZE);
+    const records = await Promise.all(
+      LENGTH_ALTERATIONS.map(() => uploadFile(server, user, bytes)),
+    );
+
+    for (const [i, alteration] of LENGTH_ALTERATIONS.entries()) {
+      const record = records[i];
+      const key = ciphertextKey(user.id, record.id);
+      const stored = await storedCiphertext(server, user.id, record.id);
+      const kept = stored.subarray(0, alteration.keepBytes?.(stored.length) ?? stored.length);
+      await server.services.store.put(key, streamOf(kept), { contentLength: kept.length });
+      const fields = alteration.record?.(record.size, record.ciphertext_size!);
+      if (fields) await server.services.files.update(record.id, fields);
+
+      await t.step(
+        `GET /api/files/:id/content answers 502, not a total, when ${alteration.what}`,
+        async () => {
+          for (const range of ["bytes=0-9", "bytes=16384-16393", "bytes=100-", "bytes=99999999-"]) {
+            const response = await request(server, user, `/api/files/${record.id}/content`, {
+              headers: { Range: range },
+            });
+            assert.equal(response.headers.get("Content-Range"), null, range);
+            await assertIntegrityProblem(response);
+          }
+        },
+      );
+    }
+
+    await t.step(
+      "GET /api/files/:id/content still states the total of an intact file",
+      async () => {
+        const intact = await uploadFile(server, user, bytes);
+        const response = await request(server, user, `/api/files/${intact.id}/content`, {
+          headers: { Range: "bytes=0-9" },
+        });
+        assert.equal(response.status, 206);
+        assert.equal(response.headers.get("Content-Range"), `bytes 0-9/${ALTERED_SIZE}`);
+        assertSameBytes(await bodyBytes(response), bytes.subarray(0, 10), "range bytes");
+      },
+    );
+  });
+}

@@ -118,3 +118,58 @@ Deno.test("attachmentDisposition() keeps a plain ASCII name as the fallback", ()
   assert.equal(asciiFileName(attachmentDisposition("café.txt")), "cafe_.txt");
   assert.equal(asciiFileName(attachmentDisposition("📄")), "__");
 });
+
+/**
+ * Hostile names whose ASCII fallback must not steer a client that writes
+ * `filename=` to disk (curl -OJ): NFKD folds compatibility forms (fullwidth,
+ * small, one-dot leaders) into `.`, `/`, `\` and `"`, so the fallback is
+ * sanitized after it. `filename*` still carries the display name exactly.
+ */
+const HOSTILE: [string, string][] = [
+  ["．．／．．／．ｂａｓｈｒｃ", "___.._.bashrc"], // fullwidth full stops and solidi
+  ["../../.bashrc", "___.._.bashrc"],
+  [".bashrc", "_bashrc"],
+  ["...", "___"],
+  [" .profile", "_profile"],
+  ["\u3000．ssh／authorized_keys", "_ssh_authorized_keys"], // ideographic space, fullwidth dot
+  ["﹒bashrc", "_bashrc"], // U+FE52 small full stop
+  ["․bashrc", "_bashrc"], // U+2024 one dot leader
+  ["‥／etc／passwd", "___etc_passwd"], // U+2025 two dot leader
+  ["…／x", "____x"], // U+2026 horizontal ellipsis
+  ["..\\..\\win.ini", "___.._win.ini"],
+  ["＼＼server＼share＼x.txt", "__server_share_x.txt"], // fullwidth reverse solidi
+  ["C:\\Windows\\win.ini", "C:_Windows_win.ini"],
+  ["a／b", "a_b"],
+  ["ａ／ｂ.txt", "a_b.txt"],
+  ['"quoted".txt', "_quoted_.txt"],
+  ["＂quoted＂.txt", "_quoted_.txt"], // fullwidth quotation marks
+  ['x";filename=evil.sh', "x__filename=evil.sh"],
+  ["%2e%2e%2f.txt", "_2e_2e_2f.txt"],
+  ["\u0001.x\u001f", "_.x_"],
+  ["line\r\nX-Injected: 1", "line__X-Injected: 1"],
+  ["\u0085\u009f.txt", "__.txt"],
+  ["\u202e.gpj.exe", "_.gpj.exe"],
+  ["．", "_"],
+  ["／", "_"],
+];
+
+for (const [name, expected] of HOSTILE) {
+  Deno.test(`attachmentDisposition() makes a safe ASCII fallback of ${JSON.stringify(name)}`, () => {
+    const disposition = attachmentDisposition(name);
+    const ascii = asciiFileName(disposition);
+    assert.equal(ascii, expected);
+    assert.match(ascii, /^[\x20-\x7e]+$/);
+    assert.doesNotMatch(ascii, /[/\\"%;]/);
+    assert.doesNotMatch(ascii, /^[.\s]/);
+    assert.doesNotMatch(disposition, /[\r\n]/);
+    assert.equal(extendedFileName(disposition), name, "filename* keeps the display name");
+  });
+}
+
+Deno.test("attachmentDisposition() fallback of a sanitized fullwidth traversal name has no path", () => {
+  const name = sanitizeFileName("．．／．．／．ｂａｓｈｒｃ");
+  assert.equal(name, "．．／．．／．ｂａｓｈｒｃ", "a display name keeps its Unicode");
+  const ascii = asciiFileName(attachmentDisposition(name));
+  assert.notEqual(ascii, "../../.bashrc");
+  assert.doesNotMatch(ascii, /[/\\]|^\./);
+});
