@@ -44,10 +44,13 @@ export function tracked(cleanup: () => Promise<void>): () => Promise<void> {
 export interface S3Endpoint {
   endpoint: string;
   bucket: string;
+  /** Credentials the server checks (fauxqs checks none; default "bench"). */
+  accessKeyId?: string;
+  secretAccessKey?: string;
 }
 
 /** A subprocess with its output drained into a short tail. */
-class Output {
+export class Output {
   readonly lines: string[] = [];
   readonly #waiters: { match: (line: string) => boolean; resolve: (line: string) => void }[] = [];
 
@@ -88,7 +91,8 @@ class Output {
   }
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+/** `promise`, or an error saying `what` could not start within `ms`. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`Cannot start ${what}: no answer in ${ms} ms`)), ms);
@@ -101,7 +105,7 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Pr
 }
 
 /** Stops a child: SIGTERM, then SIGKILL if it has not exited in time. */
-async function stopChild(child: Deno.ChildProcess): Promise<void> {
+export async function stopChild(child: Deno.ChildProcess): Promise<void> {
   try {
     child.kill("SIGTERM");
   } catch {
@@ -120,7 +124,7 @@ async function stopChild(child: Deno.ChildProcess): Promise<void> {
 }
 
 /** Environment without any Coffer, S3 or AWS setting of the caller. */
-function cleanEnv(): Record<string, string> {
+export function cleanEnv(): Record<string, string> {
   return Object.fromEntries(
     Object.entries(Deno.env.toObject()).filter(([name]) => !/^(COFFER_|S3_|AWS_)/.test(name)),
   );
@@ -170,6 +174,8 @@ export interface ServerOptions {
   s3?: S3Endpoint;
   /** Write a V8 CPU profile of the server into this directory (`--cpu-prof`). */
   profileDir?: string;
+  /** `COFFER_CRYPTO_ENGINE` (default: unset, which is `auto`). */
+  engine?: "auto" | "openssl" | "webcrypto";
 }
 
 /** A running Coffer server subprocess. */
@@ -177,6 +183,8 @@ export interface ServerProcess extends AsyncDisposable {
   url: string;
   pid: number;
   dataDir: string;
+  /** The AES-GCM engine the server logged at start-up (`crypto.engine`). */
+  engine: string;
   /** Peak resident set size so far (VmHWM), in bytes. */
   peakRss(): Promise<number>;
   /** Current resident set size (VmRSS), in bytes. */
@@ -215,10 +223,11 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
     Object.assign(env, {
       S3_ENDPOINT: options.s3.endpoint,
       S3_BUCKET: options.s3.bucket,
-      AWS_ACCESS_KEY_ID: "bench",
-      AWS_SECRET_ACCESS_KEY: "bench",
+      AWS_ACCESS_KEY_ID: options.s3.accessKeyId ?? "bench",
+      AWS_SECRET_ACCESS_KEY: options.s3.secretAccessKey ?? "bench",
     });
   }
+  if (options.engine) env.COFFER_CRYPTO_ENGINE = options.engine;
   const profile = options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] : [];
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", ...profile, "main.ts"],
@@ -244,10 +253,12 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
     exited.catch(() => {}); // only the race below cares
     await withTimeout(Promise.race([started, exited]), START_TIMEOUT_MS, "the server");
     const listening = JSON.parse(await out.waitFor((line) => line.includes('"api.listening"')));
+    const engine = JSON.parse(await out.waitFor((line) => line.includes('"crypto.engine"')));
     return {
       url: listening.url,
       pid: child.pid,
       dataDir,
+      engine: engine.engine,
       peakRss: () => procStatus(child.pid, "VmHWM"),
       rss: () => procStatus(child.pid, "VmRSS"),
       [Symbol.asyncDispose]: cleanup,

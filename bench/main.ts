@@ -1,24 +1,28 @@
 /**
  * `deno task bench`: Coffer's throughput, latency and memory next to
- * baselines measured in the same interleaved runs, against a real Redis, a
- * Coffer server subprocess, fauxqs in its own process and the local store.
+ * baselines measured in the same interleaved runs, against a real Redis,
+ * Coffer server subprocesses (OpenSSL and WebCrypto engines), fauxqs in its
+ * own process, the local store, `openssl speed`, the CLI as a process, and
+ * rclone and s3rver where they can be had.
  * Prints a Markdown table (and the issue's targets, met or missed) and writes
  * bench/results.json. Every figure is the median of at least 3 runs.
  *
  *     deno task bench                 # full sizes (256 MiB, 1 GiB); several minutes
  *     deno task bench --quick         # small sizes, under a minute
- *     deno task bench --only=3,4      # some sections (1–7)
+ *     deno task bench --only=3,4      # some sections (1–9)
  *     deno task bench --profile=DIR   # CPU-profile every server subprocess into DIR
  *
  * @module
  */
 import { parseArgs } from "node:util";
+import { benchCliDecrypt } from "./cli_decrypt_bench.ts";
 import { benchConcurrency } from "./concurrency_bench.ts";
 import { benchCrypto } from "./crypto_bench.ts";
 import { benchMemory } from "./memory_bench.ts";
 import { benchPipeline } from "./pipeline_bench.ts";
 import { startFauxqsProcess, stopAllProcesses } from "./_processes.ts";
 import { benchRange } from "./range_bench.ts";
+import { benchRclone } from "./rclone_bench.ts";
 import { num, renderMarkdown, type SectionResult } from "./_report.ts";
 
 const FULL = {
@@ -31,6 +35,7 @@ const FULL = {
   runs: 3,
   rangeRuns: 5,
   speedSeconds: 3,
+  cliMib: 256,
 };
 const QUICK: typeof FULL = {
   cryptoMib: 16,
@@ -42,6 +47,7 @@ const QUICK: typeof FULL = {
   runs: 3,
   rangeRuns: 3,
   speedSeconds: 1,
+  cliMib: 16,
 };
 
 async function machine() {
@@ -69,7 +75,7 @@ async function main(): Promise<void> {
     },
   });
   const settings = values.quick ? QUICK : FULL;
-  const only = new Set((values.only ?? "1,2,3,4,5,6,7").split(",").map(Number));
+  const only = new Set((values.only ?? "1,2,3,4,5,6,7,8,9").split(",").map(Number));
   const profileDir = values.profile;
   if (profileDir) await Deno.mkdir(profileDir, { recursive: true });
   const started = new Date();
@@ -125,6 +131,21 @@ async function main(): Promise<void> {
           profileDir,
         }));
     }
+  }
+
+  if (only.has(8)) {
+    await step("cli decrypt", () =>
+      benchCliDecrypt({
+        mib: settings.cliMib,
+        runs: settings.runs,
+        speedSeconds: settings.speedSeconds,
+      }));
+  }
+  if (only.has(9)) {
+    await step(
+      "rclone",
+      () => benchRclone({ mib: settings.pipelineMib, runs: settings.runs, profileDir }),
+    );
   }
 
   const results = {
