@@ -46,9 +46,12 @@ export {
   generateDataKey,
   rewrapKey,
   unwrapKey,
+  WRAP_VERSION,
   wrapKey,
   WRAPPED_KEY_SIZE,
+  WRAPPED_KEY_V1_SIZE,
   type WrappedKey,
+  wrappedKeyVersion,
 } from "./envelope.ts";
 export { openBytes, resealBytes, sealBytes, sealedKeyId } from "./sealed.ts";
 export {

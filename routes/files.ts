@@ -6,11 +6,13 @@
  * progress in routes/file_status.ts.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { createKeyExport, fileContext } from "../crypto/mod.ts";
+import { createKeyExport, DecryptionError, fileContext, type KeyExport } from "../crypto/mod.ts";
+import { CofferError } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { unwrapDataKey } from "../storage/data_keys.ts";
-import { publicRecord } from "../storage/file_store.ts";
+import { type FileRecord, publicRecord } from "../storage/file_store.ts";
 import { deleteFile } from "../storage/delete_file.ts";
+import { openStoredCiphertext } from "../storage/stored_ciphertext.ts";
 import { serveCiphertext, servePlaintext } from "./downloads.ts";
 import { ownedFile, storedFile } from "./owned_file.ts";
 import { bearerSecurity, createRouter, problem } from "./openapi.ts";
@@ -103,8 +105,30 @@ const keyRoute = createRoute({
     },
     404: problem("No such file of yours"),
     409: problem("The file is not stored yet"),
+    502: problem("The stored ciphertext does not verify under this file's key and context"),
   },
 });
+
+/**
+ * The key export of a stored file, handed out only once the stored
+ * ciphertext's commitment verifies under the record's own context: a data
+ * key whose record was relabelled with another owner (or a ciphertext moved
+ * in) never leaves.
+ */
+async function verifiedKeyExport(services: Services, record: FileRecord): Promise<KeyExport> {
+  const dek = await unwrapDataKey(services.keyRing, record);
+  try {
+    await openStoredCiphertext(services.store, record, dek);
+    return createKeyExport(dek, fileContext(record.owner, record.id));
+  } catch (error) {
+    if (!(error instanceof DecryptionError)) throw error;
+    services.log.error("key_export.integrity_failure", { file_id: record.id });
+    services.metrics.integrityFailures.inc();
+    throw new CofferError("INTEGRITY_FAILURE", undefined, { cause: error });
+  } finally {
+    dek.fill(0);
+  }
+}
 
 const deleteRoute = createRoute({
   method: "delete",
@@ -117,7 +141,7 @@ const deleteRoute = createRoute({
 
 /** The files route group (mounted behind the auth middleware). */
 export function fileRoutes(services: Services) {
-  const { files, keyRing } = services;
+  const { files } = services;
   const router = createRouter();
   router.openapi(listRoute, async (c) => {
     const { limit, cursor } = c.req.valid("query");
@@ -140,9 +164,9 @@ export function fileRoutes(services: Services) {
   });
   router.openapi(keyRoute, async (c) => {
     const record = await storedFile(files, c.get("user").id, c.req.valid("param").id);
-    const dek = await unwrapDataKey(keyRing, record);
+    const keyExport = await verifiedKeyExport(services, record);
     c.header("Cache-Control", "no-store");
-    return c.json(createKeyExport(dek, fileContext(record.owner, record.id)), 200);
+    return c.json(keyExport, 200);
   });
   router.openapi(deleteRoute, async (c) => {
     const record = await ownedFile(files, c.get("user").id, c.req.valid("param").id);

@@ -3,7 +3,7 @@
  * (`application/problem+json` with `type`, `title`, `status`, `detail`).
  * Typed {@linkcode CofferError}s map through the catalogue; failures of a
  * dependency that mean something to a client (an unreachable object store, a
- * missing master key) get their own problem and log line; anything else is
+ * missing master key, a data key that does not unwrap) get their own problem and log line; anything else is
  * logged with the request id and answered as a bare 500, so no stack trace,
  * key or token ever reaches a client.
  */
@@ -12,6 +12,7 @@ import { HTTPException } from "hono/http-exception";
 import { UnknownKeyError } from "../crypto/mod.ts";
 import { CofferError, type ErrorCode } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { DataKeyError } from "../storage/data_keys.ts";
 import { ObjectStoreUnavailableError } from "../storage/object_store.ts";
 
 /** Base URI of Coffer's problem types; each code is a fragment of the API docs. */
@@ -79,6 +80,12 @@ function fromDependencyFailure(error: Error, c: Context, log: Logger): CofferErr
       advice: "put this key id back in COFFER_MASTER_KEYS, then run deno task keys:rotate",
     });
     return new CofferError("KEY_UNAVAILABLE");
+  }
+  if (error instanceof DataKeyError) {
+    // The wrapped key is destroyed, modified, bound to another file or owner,
+    // or the configured key of that id is not the one that wrapped it.
+    log.error("data_key.unwrap_failed", { ...where, file_id: error.fileId, kid: error.kid });
+    return new CofferError("KEY_UNAVAILABLE", "The file's data key cannot be unwrapped");
   }
   return undefined;
 }

@@ -115,7 +115,7 @@ async function queueStagedFile(services: Services, user: AuthUser, staged: Stage
     content_type: staged.contentType,
     status: "queued",
     created_at: new Date().toISOString(),
-    ...await newWrappedDataKey(services.keyRing, staged.id),
+    ...await newWrappedDataKey(services.keyRing, user.id, staged.id),
   };
   await services.files.create(record);
   await enqueueUpload(services.queue, { fileId: record.id, ownerId: user.id });

@@ -5,8 +5,11 @@
  * 1. Users: every sealed backup (`users/<id>`) is opened and restored with
  *    its argon2id hash, so people sign in with their old passwords.
  * 2. Files: every key sidecar (`keys/<owner>/<id>`) is opened — metadata
- *    unsealed, data key unwrapped as a check — and, if its ciphertext is
- *    present with the recorded size, restored as a `stored` record.
+ *    unsealed and data key unwrapped for the owner it names, the
+ *    ciphertext's commitment checked under that owner's context — and, if
+ *    its ciphertext is present with the recorded size, restored as a
+ *    `stored` record. A sidecar that fails a check is refused and reported
+ *    with the reason (a relabelled owner id fails one of them).
  * 3. Storage use is recomputed for every user that got anything back.
  *
  * Never overwrites: an existing file record is kept as it is, and a user
@@ -16,11 +19,13 @@
  *
  * @module
  */
+import { DecryptionError } from "../../crypto/mod.ts";
 import type { Services } from "../../services.ts";
 import { unwrapDataKey } from "../../storage/data_keys.ts";
 import type { FileRecord } from "../../storage/file_store.ts";
 import { readKeySidecar, recordFromSidecar } from "../../storage/key_sidecar.ts";
 import { ciphertextKey, SIDECAR_PREFIX, sidecarKey } from "../../storage/object_keys.ts";
+import { openStoredCiphertext } from "../../storage/stored_ciphertext.ts";
 import type { RestoreOutcome } from "../../storage/user_store.ts";
 import { type Command, EXIT_FAILURE, flag } from "../command.ts";
 import { JSON_OPTION } from "../session.ts";
@@ -69,18 +74,52 @@ async function restoreUsers(deps: ReindexDeps, report: ReindexReport, touched: S
   }
 }
 
-/** Opens one sidecar and checks it against its key and its ciphertext. */
+/** Checks the commitment and the authenticated length of a sidecar's ciphertext. */
+async function checkCiphertext(
+  deps: ReindexDeps,
+  record: FileRecord,
+  dek: Uint8Array,
+  ciphertextSize: number,
+): Promise<void> {
+  let size: number;
+  try {
+    const ciphertext = await openStoredCiphertext(deps.store, record, dek, ciphertextSize);
+    size = await ciphertext.authenticateSize();
+  } catch (error) {
+    if (!(error instanceof DecryptionError)) throw error;
+    throw new Error(
+      `the ciphertext does not verify for owner ${record.owner}: ${error.message}`,
+      { cause: error },
+    );
+  }
+  if (size !== record.size) {
+    throw new Error(`the ciphertext holds ${size} bytes, the metadata says ${record.size}`);
+  }
+}
+
+/**
+ * Opens one sidecar and checks it against its key and its ciphertext: the
+ * metadata and (version 2) the wrapped key must verify for the owner the
+ * sidecar names, and the ciphertext's commitment under that owner's context.
+ * A sidecar relabelled with another owner fails one of these and is
+ * refused, so nobody is handed another user's file or data key.
+ */
 async function recordOf(deps: ReindexDeps, key: string): Promise<FileRecord | "missing"> {
   const sidecar = await readKeySidecar(deps.store, key);
   if (sidecarKey(sidecar.owner_id, sidecar.file_id) !== key) {
     throw new Error("the sidecar names another file than its key");
   }
   const record = await recordFromSidecar(deps.keyRing, sidecar);
-  (await unwrapDataKey(deps.keyRing, record)).fill(0);
-  const object = await deps.store.head(ciphertextKey(record.owner, record.id));
-  if (!object) return "missing";
-  if (object.size !== record.ciphertext_size) {
-    throw new Error(`the ciphertext is ${object.size} bytes, expected ${record.ciphertext_size}`);
+  const dek = await unwrapDataKey(deps.keyRing, record);
+  try {
+    const object = await deps.store.head(ciphertextKey(record.owner, record.id));
+    if (!object) return "missing";
+    if (object.size !== record.ciphertext_size) {
+      throw new Error(`the ciphertext is ${object.size} bytes, expected ${record.ciphertext_size}`);
+    }
+    await checkCiphertext(deps, record, dek, object.size);
+  } finally {
+    dek.fill(0);
   }
   return record;
 }

@@ -6,11 +6,16 @@
  *   in the bucket is rewritten with the new wrapped key and its metadata
  *   re-sealed (sidecar first, then the record, so an interrupted run is
  *   simply redone).
+ * - Files in the old format (wrap and sidecar version 1, which do not bind
+ *   the owner) are upgraded the same way, also under an unchanged active
+ *   key: the key is re-wrapped as version 2 bound to the record's owner —
+ *   only once the stored ciphertext's commitment verifies under that owner —
+ *   and the sidecar rewritten as version 2 (docs/FORMAT.md).
  * - Every user backup in the bucket is re-sealed, and a user without one
  *   gets one.
  *
  * Resumable and idempotent: a file whose record and sidecar are already
- * under the active key, and a backup already sealed under it, are skipped,
+ * under the active key in the current format, and a backup already sealed under it, are skipped,
  * so a second run changes nothing. Once a run reports nothing left under an
  * old key (and no uploads were in flight), that key can be removed from
  * `COFFER_MASTER_KEYS`.
@@ -21,11 +26,22 @@
  *
  * @module
  */
-import { type KeyRing, sealedKeyId } from "../../crypto/mod.ts";
+import { DecryptionError, type KeyRing, sealedKeyId } from "../../crypto/mod.ts";
 import type { Services } from "../../services.ts";
-import { rewrapDataKey } from "../../storage/data_keys.ts";
+import {
+  isWrappedKeyCurrent,
+  rewrapDataKey,
+  unwrapDataKey,
+  wrapVersionOf,
+} from "../../storage/data_keys.ts";
 import type { FileRecord } from "../../storage/file_store.ts";
-import { type KeySidecar, readKeySidecar, writeKeySidecar } from "../../storage/key_sidecar.ts";
+import {
+  isSidecarCurrent,
+  type KeySidecar,
+  readKeySidecar,
+  writeKeySidecar,
+} from "../../storage/key_sidecar.ts";
+import { openStoredCiphertext } from "../../storage/stored_ciphertext.ts";
 import { sidecarKey, userBackupKey } from "../../storage/object_keys.ts";
 import type { ObjectStore } from "../../storage/object_store.ts";
 import { collectBytes, SMALL_OBJECT_MAX_BYTES } from "../../storage/streams.ts";
@@ -78,12 +94,6 @@ async function readSidecar(store: ObjectStore, key: string): Promise<KeySidecar 
   return await readKeySidecar(store, key);
 }
 
-function sidecarIsCurrent(ring: KeyRing, record: FileRecord, sidecar?: KeySidecar): boolean {
-  return sidecar !== undefined && sidecar.kid === ring.activeKid &&
-    sidecar.meta_kid === ring.activeKid && sidecar.wrapped_dek === record.wrapped_dek &&
-    sidecar.owner_id === record.owner;
-}
-
 /** Removes a sidecar we wrote if its file was deleted meanwhile (shredding must win). */
 async function undoIfDeleted(deps: RotationDeps, record: FileRecord): Promise<boolean> {
   const now = await deps.files.get(record.id);
@@ -92,15 +102,37 @@ async function undoIfDeleted(deps: RotationDeps, record: FileRecord): Promise<bo
   return true;
 }
 
+/**
+ * A version 1 key does not bind the owner; before the re-wrap vouches for
+ * the record's owner, the stored ciphertext's commitment must verify under
+ * the record's context (a record restored from a relabelled sidecar fails).
+ */
+async function checkOwnerBeforeUpgrade(deps: RotationDeps, record: FileRecord): Promise<void> {
+  if (record.status !== "stored" || wrapVersionOf(record) !== 1) return;
+  const dek = await unwrapDataKey(deps.keyRing, record);
+  try {
+    await openStoredCiphertext(deps.store, record, dek);
+  } catch (error) {
+    if (!(error instanceof DecryptionError)) throw error;
+    throw new Error(
+      `the ciphertext does not verify for owner ${record.owner}: ${error.message}`,
+      { cause: error },
+    );
+  } finally {
+    dek.fill(0);
+  }
+}
+
 async function rotateFile(deps: RotationDeps, record: FileRecord): Promise<FileOutcome> {
   const { keyRing: ring, store, files } = deps;
   if (!record.wrapped_dek) return "shredded";
   const stored = record.status === "stored";
-  const keyCurrent = record.kid === ring.activeKid;
+  const keyCurrent = isWrappedKeyCurrent(ring, record);
   const sidecar = stored
     ? await readSidecar(store, sidecarKey(record.owner, record.id))
     : undefined;
-  if (keyCurrent && (!stored || sidecarIsCurrent(ring, record, sidecar))) return "current";
+  if (keyCurrent && (!stored || isSidecarCurrent(ring, record, sidecar))) return "current";
+  if (!keyCurrent) await checkOwnerBeforeUpgrade(deps, record);
   const next = keyCurrent ? record : { ...record, ...await rewrapDataKey(ring, record) };
   if (stored) await writeKeySidecar(store, ring, next);
   if (!keyCurrent && !await files.replaceWrappedKey(record.id, record.wrapped_dek, next)) {

@@ -151,7 +151,11 @@ Deno.test("rotateKeys() re-wraps every key under the new master key", async (t) 
     for (const file of files) {
       assert.equal((await rotating.files.get(file.id))?.kid, "new");
       const sidecar = await readKeySidecar(store, sidecarKey(file.owner, file.id));
-      assert.deepEqual([sidecar.kid, sidecar.meta_kid], ["new", "new"]);
+      assert.equal(sidecar.v, 2);
+      const metaKid = sealedKeyId(
+        Uint8Array.from(atob(sidecar.sealed_meta), (c) => c.charCodeAt(0)),
+      );
+      assert.deepEqual([sidecar.kid, metaKid], ["new", "new"]);
     }
     for (const user of [alice, bob]) {
       const backup = await collectBytes(await store.get(userBackupKey(user.id)), 1 << 20);

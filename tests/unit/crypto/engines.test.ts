@@ -69,8 +69,8 @@ Deno.test("key rings on either engine open each other's wrapped keys and sealed 
   const web = await KeyRing.create(master, { engine: webCryptoEngine });
   const ffi = await KeyRing.create(master, { engine: opensslEngine });
   const dek = generateDataKey();
-  assert(bytesEqual(await unwrapKey(ffi, await wrapKey(web, dek, "f1"), "f1"), dek));
-  assert(bytesEqual(await unwrapKey(web, await wrapKey(ffi, dek, "f1"), "f1"), dek));
+  assert(bytesEqual(await unwrapKey(ffi, await wrapKey(web, dek, "u1", "f1"), "u1", "f1"), dek));
+  assert(bytesEqual(await unwrapKey(web, await wrapKey(ffi, dek, "u1", "f1"), "u1", "f1"), dek));
   const value = patternBytes(40_000); // larger than a chunk: one value, not chunks
   assert(
     bytesEqual(await openBytes(web, await sealBytes(ffi, value, "user:u1"), "user:u1"), value),
@@ -78,10 +78,11 @@ Deno.test("key rings on either engine open each other's wrapped keys and sealed 
   assert(
     bytesEqual(await openBytes(ffi, await sealBytes(web, value, "user:u1"), "user:u1"), value),
   );
-  const wrapped = await wrapKey(web, dek, "f1");
+  const wrapped = await wrapKey(web, dek, "u1", "f1");
+  await assertRejects(() => unwrapKey(ffi, wrapped, "u2", "f1"), DecryptionError);
   wrapped.wrapped[20] ^= 1;
-  await assertRejects(() => unwrapKey(ffi, wrapped, "f1"), DecryptionError);
-  await assertRejects(() => unwrapKey(ffi, { ...wrapped, kid: "k1" }, "f2"), DecryptionError);
+  await assertRejects(() => unwrapKey(ffi, wrapped, "u1", "f1"), DecryptionError);
+  await assertRejects(() => unwrapKey(ffi, { ...wrapped, kid: "k1" }, "u1", "f2"), DecryptionError);
 });
 
 Deno.test("OpenSSL engine: random truncations and bit flips always end in DecryptionError", async () => {

@@ -1,8 +1,9 @@
 /**
- * Envelope keys: the key ring, data keys wrapped and bound to their file id,
- * re-wrapping under the active key, and sealed metadata.
+ * Envelope keys: the key ring, data keys wrapped and bound to their owner and
+ * file id (version 2; version 1 keys are still read), re-wrapping under the
+ * active key, and sealed metadata.
  */
-import { assert, assertEquals, assertRejects } from "./_assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "./_assert.ts";
 import {
   DecryptionError,
   generateDataKey,
@@ -14,8 +15,11 @@ import {
   sealedKeyId,
   UnknownKeyError,
   unwrapKey,
+  WRAP_VERSION,
   wrapKey,
   WRAPPED_KEY_SIZE,
+  WRAPPED_KEY_V1_SIZE,
+  wrappedKeyVersion,
 } from "../../../crypto/mod.ts";
 import { bytesEqual, randomBytes, utf8 } from "./_helpers.ts";
 
@@ -43,47 +47,110 @@ Deno.test("KeyRing.create() rejects empty rings, bad kids, duplicates and bad ke
   for (const keys of bad) await assertRejects(() => KeyRing.create(keys), TypeError);
 });
 
-Deno.test("wrapKey() and unwrapKey() round-trip a data key bound to its file id", async () => {
+const OWNER = "owner-1";
+
+/** The version 1 wrap as docs/FORMAT.md section 8 states it (read only since version 2). */
+async function wrapV1(keyRing: KeyRing, dek: Uint8Array, fileId: string) {
+  const { kid, bytes } = await keyRing.encrypt(
+    dek,
+    utf8(`coffer/v1 dek\0${keyRing.activeKid}\0${fileId}`),
+  );
+  return { kid, wrapped: bytes };
+}
+
+Deno.test("wrapKey() and unwrapKey() round-trip a data key bound to its owner and file id", async () => {
   const dek = generateDataKey();
-  const wrapped = await wrapKey(ring, dek, "file-1");
+  const wrapped = await wrapKey(ring, dek, OWNER, "file-1");
   assertEquals(wrapped.kid, "2025-06");
   assertEquals(wrapped.wrapped.length, WRAPPED_KEY_SIZE);
-  assert(bytesEqual(await unwrapKey(ring, wrapped, "file-1"), dek));
-  const again = await wrapKey(ring, dek, "file-1");
+  assert(bytesEqual(await unwrapKey(ring, wrapped, OWNER, "file-1"), dek));
+  const again = await wrapKey(ring, dek, OWNER, "file-1");
   assert(!bytesEqual(again.wrapped, wrapped.wrapped), "a fresh nonce per wrap");
 });
 
+Deno.test("wrapKey() writes version 2: 0x02 ‖ nonce ‖ encrypted key ‖ tag under the documented AAD", async () => {
+  const dek = generateDataKey();
+  const { kid, wrapped } = await wrapKey(ring, dek, "u_123", "f_456");
+  assertEquals([WRAP_VERSION, WRAPPED_KEY_SIZE, WRAPPED_KEY_V1_SIZE], [2, 61, 60]);
+  assertEquals(wrapped[0], 0x02);
+  assertEquals(wrappedKeyVersion(wrapped), 2);
+  // FORMAT.md section 8: "coffer/v2 dek" ‖ 0x00 ‖ kid ‖ 0x00 ‖ ownerId ‖ 0x00 ‖ fileId
+  const aad = utf8(`coffer/v2 dek\0${kid}\0u_123\0f_456`);
+  assert(bytesEqual(await ring.decrypt(kid, wrapped.subarray(1), aad), dek));
+});
+
+Deno.test("unwrapKey() rejects a version 2 key under another owner", async () => {
+  const wrapped = await wrapKey(ring, generateDataKey(), OWNER, "file-1");
+  for (const owner of ["owner-2", "owner-1 ", "OWNER-1"]) {
+    await assertRejects(() => unwrapKey(ring, wrapped, owner, "file-1"), DecryptionError);
+  }
+  // Ids with U+0000 are refused, so the 0x00 separators keep owner and file id apart.
+  await assertRejects(() => wrapKey(ring, generateDataKey(), "a\0b", "c"), TypeError);
+  await assertRejects(() => wrapKey(ring, generateDataKey(), "", "c"), TypeError);
+});
+
+Deno.test("unwrapKey() still reads version 1 keys, which bind only kid and file id", async () => {
+  const dek = generateDataKey();
+  const legacy = await wrapV1(ring, dek, "file-1");
+  assertEquals(legacy.wrapped.length, WRAPPED_KEY_V1_SIZE);
+  assertEquals(wrappedKeyVersion(legacy.wrapped), 1);
+  assert(bytesEqual(await unwrapKey(ring, legacy, OWNER, "file-1"), dek));
+  await assertRejects(() => unwrapKey(ring, legacy, OWNER, "file-2"), DecryptionError);
+});
+
+Deno.test("a key cannot be moved between the versions", async () => {
+  const current = await wrapKey(ring, generateDataKey(), OWNER, "file-1");
+  const cut = { kid: current.kid, wrapped: current.wrapped.subarray(1) };
+  assertEquals(wrappedKeyVersion(cut.wrapped), 1);
+  await assertRejects(() => unwrapKey(ring, cut, OWNER, "file-1"), DecryptionError);
+  const legacy = await wrapV1(ring, generateDataKey(), "file-1");
+  const prefixed = { kid: legacy.kid, wrapped: new Uint8Array([2, ...legacy.wrapped]) };
+  assertEquals(wrappedKeyVersion(prefixed.wrapped), 2);
+  await assertRejects(() => unwrapKey(ring, prefixed, OWNER, "file-1"), DecryptionError);
+});
+
+Deno.test("wrappedKeyVersion() rejects other lengths and version bytes", () => {
+  for (const length of [0, 1, 59, 62]) {
+    assertThrows(() => wrappedKeyVersion(new Uint8Array(length).fill(2)), DecryptionError);
+  }
+  for (const first of [0, 1, 3, 255]) {
+    const bytes = new Uint8Array(61);
+    bytes[0] = first;
+    assertThrows(() => wrappedKeyVersion(bytes), DecryptionError);
+  }
+});
+
 Deno.test("unwrapKey() rejects an unknown kid", async () => {
-  const wrapped = await wrapKey(ring, generateDataKey(), "file-1");
+  const wrapped = await wrapKey(ring, generateDataKey(), OWNER, "file-1");
   const error = await assertRejects(
-    () => unwrapKey(ring, { ...wrapped, kid: "retired" }, "file-1"),
+    () => unwrapKey(ring, { ...wrapped, kid: "retired" }, OWNER, "file-1"),
     UnknownKeyError,
   );
   assertEquals(error.kid, "retired");
   const onlyB = await KeyRing.create([kekB]);
-  await assertRejects(() => unwrapKey(onlyB, wrapped, "file-1"), UnknownKeyError);
+  await assertRejects(() => unwrapKey(onlyB, wrapped, OWNER, "file-1"), UnknownKeyError);
 });
 
 Deno.test("unwrapKey() rejects a wrong file id, kid swap or tampered bytes", async () => {
-  const wrapped = await wrapKey(ring, generateDataKey(), "file-1");
-  await assertRejects(() => unwrapKey(ring, wrapped, "file-2"), DecryptionError);
+  const wrapped = await wrapKey(ring, generateDataKey(), OWNER, "file-1");
+  await assertRejects(() => unwrapKey(ring, wrapped, OWNER, "file-2"), DecryptionError);
   await assertRejects(
-    () => unwrapKey(ring, { ...wrapped, kid: "2024-01" }, "file-1"),
+    () => unwrapKey(ring, { ...wrapped, kid: "2024-01" }, OWNER, "file-1"),
     DecryptionError,
   );
-  for (const offset of [0, 11, 12, 43, 44, 59]) {
+  for (const offset of [0, 1, 12, 13, 44, 45, 60]) {
     const tampered = wrapped.wrapped.slice();
     tampered[offset] ^= 1;
     await assertRejects(
-      () => unwrapKey(ring, { kid: wrapped.kid, wrapped: tampered }, "file-1"),
+      () => unwrapKey(ring, { kid: wrapped.kid, wrapped: tampered }, OWNER, "file-1"),
       DecryptionError,
     );
   }
-  for (const length of [0, 28, 59, 61]) {
+  for (const length of [0, 28, 59, 62]) {
     const resized = new Uint8Array(length);
     resized.set(wrapped.wrapped.subarray(0, length));
     await assertRejects(
-      () => unwrapKey(ring, { kid: wrapped.kid, wrapped: resized }, "file-1"),
+      () => unwrapKey(ring, { kid: wrapped.kid, wrapped: resized }, OWNER, "file-1"),
       DecryptionError,
     );
   }
@@ -92,19 +159,28 @@ Deno.test("unwrapKey() rejects a wrong file id, kid swap or tampered bytes", asy
 Deno.test("rewrapKey() moves a data key to the active master key", async () => {
   const oldRing = await KeyRing.create([kekB]);
   const dek = generateDataKey();
-  const wrapped = await wrapKey(oldRing, dek, "file-9");
+  const wrapped = await wrapKey(oldRing, dek, OWNER, "file-9");
   assertEquals(wrapped.kid, "2024-01");
-  const rewrapped = await rewrapKey(ring, wrapped, "file-9");
+  const rewrapped = await rewrapKey(ring, wrapped, OWNER, "file-9");
   assertEquals(rewrapped.kid, "2025-06");
   const newOnly = await KeyRing.create([kekA]);
-  assert(bytesEqual(await unwrapKey(newOnly, rewrapped, "file-9"), dek));
-  await assertRejects(() => rewrapKey(ring, wrapped, "file-8"), DecryptionError);
+  assert(bytesEqual(await unwrapKey(newOnly, rewrapped, OWNER, "file-9"), dek));
+  await assertRejects(() => rewrapKey(ring, wrapped, OWNER, "file-8"), DecryptionError);
+});
+
+Deno.test("rewrapKey() upgrades a version 1 key to version 2 bound to the owner", async () => {
+  const dek = generateDataKey();
+  const legacy = await wrapV1(ring, dek, "file-9");
+  const upgraded = await rewrapKey(ring, legacy, OWNER, "file-9");
+  assertEquals([upgraded.kid, wrappedKeyVersion(upgraded.wrapped)], ["2025-06", 2]);
+  assert(bytesEqual(await unwrapKey(ring, upgraded, OWNER, "file-9"), dek));
+  await assertRejects(() => unwrapKey(ring, upgraded, "owner-2", "file-9"), DecryptionError);
 });
 
 Deno.test("wrapKey() rejects data keys that are not 32 bytes and bad file ids", async () => {
-  await assertRejects(() => wrapKey(ring, new Uint8Array(16), "f"), TypeError);
-  await assertRejects(() => wrapKey(ring, generateDataKey(), ""), TypeError);
-  await assertRejects(() => wrapKey(ring, generateDataKey(), "a\0b"), TypeError);
+  await assertRejects(() => wrapKey(ring, new Uint8Array(16), OWNER, "f"), TypeError);
+  await assertRejects(() => wrapKey(ring, generateDataKey(), OWNER, ""), TypeError);
+  await assertRejects(() => wrapKey(ring, generateDataKey(), OWNER, "a\0b"), TypeError);
 });
 
 Deno.test("sealBytes() and openBytes() round-trip under a label", async () => {

@@ -137,7 +137,7 @@ async function fixture(): Promise<Fixture> {
         content_type: "application/octet-stream",
         status: "queued",
         created_at: new Date().toISOString(),
-        ...await newWrappedDataKey(keyRing, id),
+        ...await newWrappedDataKey(keyRing, owner, id),
       };
       await files.create(record);
       return record;
