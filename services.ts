@@ -15,6 +15,7 @@ import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { FileStore } from "./storage/file_store.ts";
 import { loadSecrets, type Secrets } from "./storage/generated_secrets.ts";
+import { bindPrefixToKeyRing } from "./storage/key_ring_binding.ts";
 import type { ObjectStore } from "./storage/object_store.ts";
 import { openObjectStore } from "./storage/open_object_store.ts";
 import { connectMetadataRedis, connectQueueRedis } from "./storage/redis.ts";
@@ -84,6 +85,21 @@ function objectStoreProblem(config: Config): (cause: string) => string {
     : (cause) => `Cannot open the local object store in ${config.dataDir}: ${cause}`;
 }
 
+/**
+ * Refuses to start when the master keys are not the ones the Redis prefix
+ * was created with (storage/key_ring_binding.ts): the error is one line
+ * naming the prefix.
+ */
+async function bindKeyRing(redis: Redis, config: Config, secrets: Secrets, log: Logger) {
+  const binding = await startupStep(
+    (cause) => cause,
+    () => bindPrefixToKeyRing(redis, config.redisPrefix, secrets.masterKeys),
+  );
+  if (binding.added.length > 0) {
+    log.info("key_ring.recorded", { prefix: config.redisPrefix, kids: binding.added.join(",") });
+  }
+}
+
 /** Everything routes and workers use. */
 export interface Services extends AsyncDisposable {
   config: Config;
@@ -110,7 +126,8 @@ export interface Services extends AsyncDisposable {
  *
  * @throws {RedisUnavailableError} when no Redis can be found or started.
  * @throws {StartupError} when the data directory or the object store cannot
- *   be used, or `COFFER_CRYPTO_ENGINE=openssl` cannot be loaded.
+ *   be used, `COFFER_CRYPTO_ENGINE=openssl` cannot be loaded, or the master
+ *   keys do not match the Redis prefix's.
  */
 export async function openServices(config: Config, log: Logger): Promise<Services> {
   await using stack = new AsyncDisposableStack();
@@ -123,6 +140,7 @@ export async function openServices(config: Config, log: Logger): Promise<Service
     await redis.quit().catch(() => redis.disconnect());
   });
   await answersWithin(redis, REDIS_CONNECT_TIMEOUT_MS);
+  await bindKeyRing(redis, config, secrets, log);
   const store = await startupStep(objectStoreProblem(config), () => openObjectStore(config, log));
   stack.defer(() => store.close());
   const queueConnection = connectQueueRedis(resolved.url);
