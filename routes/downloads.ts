@@ -12,20 +12,13 @@
  * never ends cleanly. Either way the failure is logged with the file id.
  */
 import type { Context } from "hono";
-import {
-  DecryptionError,
-  decryptStream,
-  fileContext,
-  openRangeDecryptor,
-  type RangeDecryptor,
-} from "../crypto/mod.ts";
+import { DecryptionError, decryptStream, fileContext, type RangeDecryptor } from "../crypto/mod.ts";
 import { CofferError } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { unwrapDataKey } from "../storage/data_keys.ts";
+import { openStoredCiphertext } from "../storage/stored_ciphertext.ts";
 import type { FileRecord } from "../storage/file_store.ts";
 import { ciphertextKey } from "../storage/object_keys.ts";
-import type { ObjectStore } from "../storage/object_store.ts";
-import { collectBytes } from "../storage/streams.ts";
 import type { AppEnv } from "./env.ts";
 import { fileHeaders } from "./file_headers.ts";
 import { parseRange, type ResolvedRange } from "./range.ts";
@@ -170,24 +163,6 @@ async function fullPlaintext(services: Services, record: FileRecord, dek: Uint8A
 }
 
 /**
- * Ranged reads for the range decryptor. A store refuses a range that starts
- * past the object's end (RangeError): the object is shorter than its record
- * says, which is truncation, so it fails like any other authenticity check.
- */
-function ciphertextReader(store: ObjectStore, key: string) {
-  return async (start: number, end: number): Promise<Uint8Array> => {
-    try {
-      return await collectBytes(await store.get(key, { start, end }), end - start + 1);
-    } catch (error) {
-      if (!(error instanceof RangeError)) throw error;
-      throw new DecryptionError(`Cannot read ciphertext bytes ${start}-${end}: past the end`, {
-        cause: error,
-      });
-    }
-  };
-}
-
-/**
  * Authenticates the plaintext length before a ranged answer states it
  * (`Content-Range: bytes a-b/TOTAL`, or `bytes *\/TOTAL` on a 416): the final
  * chunk is decrypted (and cached, so a range reaching the end reads it once),
@@ -211,13 +186,10 @@ async function rangedPlaintext(
 ): Promise<{ range: ResolvedRange; body: ReadableStream<Uint8Array> } | undefined> {
   const request = parseRange(header, record.size);
   if (request.kind === "none") return undefined;
-  const key = ciphertextKey(record.owner, record.id);
-  const { store } = services;
   try {
-    const decryptor = await openRangeDecryptor(dek, fileContext(record.owner, record.id), {
-      ciphertextSize: record.ciphertext_size ?? 0,
-      readRange: ciphertextReader(store, key),
-    }, { engine: services.engine });
+    const decryptor = await openStoredCiphertext(services.store, record, dek, {
+      engine: services.engine,
+    });
     await authenticateTotal(decryptor, record);
     if (request.kind === "unsatisfiable") unsatisfiable(record.size);
     const reader = decryptor.stream(request.range.start, request.range.end).getReader();

@@ -118,7 +118,7 @@ const keyRoute = createRoute({
 async function verifiedKeyExport(services: Services, record: FileRecord): Promise<KeyExport> {
   const dek = await unwrapDataKey(services.keyRing, record);
   try {
-    await openStoredCiphertext(services.store, record, dek);
+    await openStoredCiphertext(services.store, record, dek, { engine: services.engine });
     return createKeyExport(dek, fileContext(record.owner, record.id));
   } catch (error) {
     if (!(error instanceof DecryptionError)) throw error;

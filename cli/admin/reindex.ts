@@ -83,7 +83,7 @@ async function checkCiphertext(
 ): Promise<void> {
   let size: number;
   try {
-    const ciphertext = await openStoredCiphertext(deps.store, record, dek, ciphertextSize);
+    const ciphertext = await openStoredCiphertext(deps.store, record, dek, { ciphertextSize });
     size = await ciphertext.authenticateSize();
   } catch (error) {
     if (!(error instanceof DecryptionError)) throw error;

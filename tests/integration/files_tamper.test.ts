@@ -18,8 +18,10 @@ import {
   uploadFile,
 } from "./_files_fixture.ts";
 
-const SIZE = 1024 * 1024;
-const TAMPERED_CHUNK = 3;
+const SIZE = 3 * 1024 * 1024;
+// Past the first 1 MiB read (one 64-chunk engine batch), so a full download
+// has served authentic bytes before it reaches the bad chunk.
+const TAMPERED_CHUNK = 100;
 
 /** Rewrites a stored ciphertext with one byte flipped. */
 async function flipStoredByte(server: TestServer, owner: string, id: string, offset: number) {
