@@ -12,6 +12,7 @@ import { HTTPException } from "hono/http-exception";
 import { UnknownKeyError } from "../crypto/mod.ts";
 import { CofferError, type ErrorCode } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import type { AppEnv } from "./env.ts";
 import { ObjectStoreUnavailableError } from "../storage/object_store.ts";
 
 /** Base URI of Coffer's problem types; each code is a fragment of the API docs. */
@@ -105,7 +106,12 @@ export function createErrorHandler(log: Logger) {
   };
 }
 
-/** The `notFound` handler: a problem body like every other error. */
-export function handleNotFound(): Response {
+/**
+ * The `notFound` handler: a problem body like every other error. It marks the
+ * request as unmatched, so logs and metrics name it by one label rather than
+ * by its path.
+ */
+export function handleNotFound(c: Context<AppEnv>): Response {
+  c.set("unmatched", true);
   return problemResponse(new CofferError("NOT_FOUND"));
 }
