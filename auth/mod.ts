@@ -45,6 +45,7 @@ export {
   TOKEN_AUDIENCE,
   TOKEN_ISSUER,
   type TokenClaims,
+  type TokenPolicy,
   verifyToken,
 } from "./tokens.ts";
 export { normalizeUsername, USERNAME_INPUT_PATTERN } from "./usernames.ts";
