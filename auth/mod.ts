@@ -31,10 +31,13 @@ export {
   verifyPassword,
 } from "./passwords.ts";
 export {
+  checkSlowdownRule,
   DEFAULT_RATE_LIMITS,
   RateLimiter,
   type RateLimitRule,
   type RateLimitSettings,
+  slowdownMs,
+  type SlowdownRule,
 } from "./rate_limit.ts";
 export { Revocations } from "./revocations.ts";
 export {
