@@ -11,6 +11,7 @@ export const ERROR_CATALOGUE = {
   VALIDATION_FAILED: { status: 400, title: "Invalid request" },
   UNAUTHORIZED: { status: 401, title: "Authentication required" },
   INVALID_CREDENTIALS: { status: 401, title: "Invalid username or password" },
+  FORBIDDEN: { status: 403, title: "Forbidden" },
   NOT_FOUND: { status: 404, title: "Not found" },
   FILE_NOT_FOUND: { status: 404, title: "File not found" },
   USERNAME_TAKEN: { status: 409, title: "Username already taken" },

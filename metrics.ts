@@ -2,8 +2,42 @@
  * Prometheus metrics (prom-client) for one process, in a registry of its own
  * so tests can run several servers side by side. Routes and workers count
  * through the named fields; `/metrics` renders the registry.
+ *
+ * Every label value comes from a fixed set: each distinct value is a series
+ * kept for the life of the process, so a label a client controls (a method
+ * name, a path) would let anyone grow memory and the scrape without bound.
+ * HTTP methods outside {@linkcode HTTP_METHODS} count as `OTHER`; requests
+ * that match no route count under {@linkcode UNMATCHED_ROUTE}.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/** The methods counted under their own name; any other counts as `OTHER`. */
+export const HTTP_METHODS: ReadonlySet<string> = new Set([
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "PATCH",
+  "DELETE",
+  "OPTIONS",
+]);
+
+/** The `route` label of a request that matched no route (one label for every such path). */
+export const UNMATCHED_ROUTE = "unmatched";
+
+/**
+ * The `method` label for a request method: one of {@linkcode HTTP_METHODS},
+ * else `OTHER`.
+ *
+ * @example
+ * ```ts
+ * methodLabel("GET"); // "GET"
+ * methodLabel("PROPFIND"); // "OTHER"
+ * ```
+ */
+export function methodLabel(method: string): string {
+  return HTTP_METHODS.has(method) ? method : "OTHER";
+}
 
 /** Every series Coffer exports. */
 export class Metrics {
@@ -69,9 +103,16 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  /** Records one finished HTTP request. */
+  /**
+   * Records one finished HTTP request.
+   *
+   * @param route A route pattern from the code (`/api/files/:id`) or
+   *   {@linkcode UNMATCHED_ROUTE}, never a raw path.
+   * @param method The request method as received; unknown ones count as `OTHER`.
+   */
   observeRequest(route: string, method: string, status: number, ms: number): void {
-    this.httpRequests.inc({ route, method, status: String(status) });
-    this.httpDuration.observe({ route, method }, ms / 1000);
+    const labels = { route, method: methodLabel(method) };
+    this.httpRequests.inc({ ...labels, status: String(status) });
+    this.httpDuration.observe(labels, ms / 1000);
   }
 }

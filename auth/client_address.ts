@@ -56,7 +56,13 @@ export function clientAddress(c: Context): string {
   return peer === undefined ? "unknown" : rateLimitAddress(peer);
 }
 
-function peerAddress(c: Context): string | undefined {
+/**
+ * The TCP peer of a request as Deno reports it, unnormalised.
+ *
+ * @returns The peer's IP address, or `undefined` when the request did not
+ *   come through `Deno.serve` (e.g. `app.request()` in tests).
+ */
+export function peerAddress(c: Context): string | undefined {
   const info = c.env as Partial<Deno.ServeHandlerInfo> | undefined;
   const remote = info?.remoteAddr;
   return remote && "hostname" in remote ? remote.hostname : undefined;

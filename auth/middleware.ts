@@ -98,10 +98,11 @@ export function requireAuth(
   const users = services.users;
   const revocations = new Revocations(services.redis);
   const secret = services.secrets.jwtSecret;
+  const policy = { maxLifetimeSeconds: services.config.tokenTtlSeconds };
   return async function requireAuth(c, next) {
     const token = findToken(c, queryTokenPath);
     if (token === undefined) throw unauthorized();
-    const claims = await verifyToken(secret, token).catch(() => undefined);
+    const claims = await verifyToken(secret, token, policy).catch(() => undefined);
     if (!claims) throw unauthorized();
     const [revoked, user] = await Promise.all([
       revocations.isRevoked(claims.jti),

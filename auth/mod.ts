@@ -31,10 +31,13 @@ export {
   verifyPassword,
 } from "./passwords.ts";
 export {
+  checkSlowdownRule,
   DEFAULT_RATE_LIMITS,
   RateLimiter,
   type RateLimitRule,
   type RateLimitSettings,
+  slowdownMs,
+  type SlowdownRule,
 } from "./rate_limit.ts";
 export { Revocations } from "./revocations.ts";
 export {
@@ -45,6 +48,7 @@ export {
   TOKEN_AUDIENCE,
   TOKEN_ISSUER,
   type TokenClaims,
+  type TokenPolicy,
   verifyToken,
 } from "./tokens.ts";
 export { normalizeUsername, USERNAME_INPUT_PATTERN } from "./usernames.ts";

@@ -1,8 +1,15 @@
 /**
  * Fixed-window counters in Redis for login and registration throttling.
  *
- * Each limiter counts events per subject (a username or a client address)
- * under `ratelimit:<name>:<subject>`; the key expires when its window ends,
+ * Sign-in limits never let one client lock another out: failures are refused
+ * per (username, client address) and per client address, so only an address
+ * that has itself failed repeatedly is refused. The count per username from
+ * anywhere only slows answers, by a bounded delay
+ * ({@linkcode slowdownMs}): refusing on it would let anyone lock any account
+ * by guessing wrong ten times.
+ *
+ * Each limiter counts events per subject (a username, a client address, or
+ * both) under `ratelimit:<name>:<subject>`; the key expires when its window ends,
  * and the first event after that opens a new window. Counting and setting the
  * expiry run in one Lua script, so concurrent requests never leave a counter
  * without an expiry. Attempts are counted before the work they guard
@@ -22,22 +29,63 @@ export interface RateLimitRule {
   windowMs: number;
 }
 
+/** How answers are slowed once a count passes its limit. */
+export interface SlowdownRule {
+  /** Extra delay per event beyond the limit. */
+  stepMs: number;
+  /** The longest delay, however many events. */
+  maxMs: number;
+}
+
 /** The limits the auth routes apply. */
 export interface RateLimitSettings {
-  /** Failed logins for one username (from anywhere). */
-  loginFailuresPerUsername: RateLimitRule;
-  /** Failed logins from one client address (any username). */
+  /** Failed logins for one username from one client address: refused beyond this. */
+  loginFailuresPerUsernameAndAddress: RateLimitRule;
+  /** Failed logins from one client address (any username): refused beyond this. */
   loginFailuresPerAddress: RateLimitRule;
+  /** Failed logins for one username from anywhere: slowed (never refused) beyond this. */
+  loginFailuresPerUsername: RateLimitRule;
+  /** The delay for logins beyond {@linkcode RateLimitSettings.loginFailuresPerUsername}. */
+  loginSlowdown: SlowdownRule;
   /** Registration attempts from one client address. */
   registrationsPerAddress: RateLimitRule;
 }
 
 /** Production defaults. */
 export const DEFAULT_RATE_LIMITS: RateLimitSettings = {
-  loginFailuresPerUsername: { limit: 10, windowMs: 15 * 60_000 },
+  loginFailuresPerUsernameAndAddress: { limit: 10, windowMs: 15 * 60_000 },
   loginFailuresPerAddress: { limit: 50, windowMs: 15 * 60_000 },
+  loginFailuresPerUsername: { limit: 10, windowMs: 15 * 60_000 },
+  loginSlowdown: { stepMs: 200, maxMs: 2000 },
   registrationsPerAddress: { limit: 20, windowMs: 60 * 60_000 },
 };
+
+/**
+ * Checks a slowdown rule: two whole numbers of milliseconds, at least 0.
+ *
+ * @throws {RangeError} naming the first field that is not.
+ */
+export function checkSlowdownRule(slowdown: SlowdownRule): SlowdownRule {
+  for (const [field, value] of Object.entries(slowdown)) {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new RangeError(`Cannot use login slowdown: ${field} must be a whole number ≥ 0`);
+    }
+  }
+  return slowdown;
+}
+
+/**
+ * The delay for the `count`-th event of a window: none up to the limit, then
+ * `stepMs` more per event, never more than `maxMs`.
+ *
+ * @example
+ * ```ts
+ * slowdownMs(12, { limit: 10, windowMs: 900_000 }, { stepMs: 200, maxMs: 2000 }); // 400
+ * ```
+ */
+export function slowdownMs(count: number, rule: RateLimitRule, slowdown: SlowdownRule): number {
+  return count <= rule.limit ? 0 : Math.min(slowdown.maxMs, slowdown.stepMs * (count - rule.limit));
+}
 
 // INCR, then make sure the key expires at the end of its window; returns {count, ms left}.
 const HIT = `
@@ -117,6 +165,16 @@ export class RateLimiter {
   async consume(subject: string): Promise<void> {
     const [count, ttl] = await this.run(HIT, subject);
     if (count > this.rule.limit) this.refuse(ttl);
+  }
+
+  /**
+   * Counts one event without refusing it.
+   *
+   * @returns The number of events in the subject's window, this one included.
+   */
+  async count(subject: string): Promise<number> {
+    const [count] = await this.run(HIT, subject);
+    return count;
   }
 
   /** Takes back one event counted by {@linkcode consume} (its window is unchanged). */

@@ -6,7 +6,11 @@
  * `aud` = {@linkcode TOKEN_AUDIENCE}. Verification pins the algorithm list to
  * HS256 (so `alg: none`, RS256/ES256 and key-confusion tokens fail), requires
  * every one of those claims, checks issuer and audience, honours `nbf` when
- * present, and allows {@linkcode CLOCK_TOLERANCE_SECONDS} of clock skew.
+ * present, and allows {@linkcode CLOCK_TOLERANCE_SECONDS} of clock skew. It
+ * also refuses a token no Coffer process would have issued even though its
+ * signature is good (a leaked secret, a process with a longer TTL, a clock far
+ * ahead): one whose `iat` lies in the future, or whose lifetime `exp − iat`
+ * is longer than the configured TTL, each beyond the tolerance.
  *
  * @module
  */
@@ -95,21 +99,46 @@ function isShortString(value: unknown): value is string {
   return typeof value === "string" && value.length > 0 && value.length <= MAX_CLAIM_LENGTH;
 }
 
+/** What {@linkcode verifyToken} accepts besides a good signature. */
+export interface TokenPolicy {
+  /** The longest lifetime `exp − iat` accepted (the configured TTL, `COFFER_TOKEN_TTL`). */
+  maxLifetimeSeconds: number;
+  /** The current time (tests inject it). */
+  now?: Date;
+}
+
+/** Refuses claims that no Coffer process issued under `policy`, whatever their signature. */
+function checkIssuedWithin(iat: number, exp: number, policy: TokenPolicy, now: Date): void {
+  const nowSeconds = now.getTime() / 1000;
+  if (iat > nowSeconds + CLOCK_TOLERANCE_SECONDS) {
+    throw new Error("iat is in the future");
+  }
+  if (exp - iat > policy.maxLifetimeSeconds + CLOCK_TOLERANCE_SECONDS) {
+    throw new Error("exp − iat is longer than the configured token lifetime");
+  }
+}
+
 /**
  * Verifies a token and returns its claims.
  *
  * @param secret The HS256 key the token must be signed with.
  * @param token The compact JWT.
- * @param now The current time (tests inject it).
+ * @param policy The longest lifetime accepted and, for tests, the current time.
  * @returns The verified claims.
  * @throws {InvalidTokenError} for any bad token (signature, algorithm, a missing
- *   or wrong claim, expired beyond the tolerance, not yet valid); the cause says why.
+ *   or wrong claim, expired beyond the tolerance, not yet valid, issued in the
+ *   future, a lifetime over the TTL); the cause says why.
+ * @example
+ * ```ts
+ * const claims = await verifyToken(secret, token, { maxLifetimeSeconds: 3600 });
+ * ```
  */
 export async function verifyToken(
   secret: Uint8Array,
   token: string,
-  now: Date = new Date(),
+  policy: TokenPolicy,
 ): Promise<TokenClaims> {
+  const now = policy.now ?? new Date();
   try {
     const { payload } = await jwtVerify(token, secret, {
       algorithms: [TOKEN_ALGORITHM],
@@ -124,6 +153,7 @@ export async function verifyToken(
     if (!isShortString(sub) || !isShortString(jti) || iat === undefined || exp === undefined) {
       throw new Error("sub and jti must be short strings");
     }
+    checkIssuedWithin(iat, exp, policy, now);
     return { sub, jti, iat, exp };
   } catch (error) {
     throw new InvalidTokenError({ cause: error });

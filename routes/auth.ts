@@ -4,10 +4,15 @@
  * `POST /generate_token` (same answer as /api/auth/token; also takes a
  * form-encoded body or HTTP Basic credentials).
  *
- * Logins are counted before the password is checked, per username and per
- * client address, so even concurrent guessing cannot exceed the limits; a
- * successful login gives its attempt back. An unknown username costs one
- * argon2id hash like a wrong password, and both answer the same 401 body.
+ * Logins are counted before the password is checked, so even concurrent
+ * guessing cannot exceed the limits; a successful login gives its attempt
+ * back. Only the client's own failures refuse it (429): those per
+ * (username, address) and per address. Failures for a username from
+ * anywhere only slow its answers by a bounded delay, applied before the
+ * password is checked so that a guesser cannot tell a right password by an
+ * early answer; a correct password from an address that has not failed is
+ * never refused. An unknown username costs one argon2id hash like a wrong
+ * password, and both answer the same 401 body.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
@@ -23,7 +28,13 @@ import {
   verifyDummy,
   verifyPassword,
 } from "../auth/passwords.ts";
-import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitSettings } from "../auth/rate_limit.ts";
+import {
+  checkSlowdownRule,
+  DEFAULT_RATE_LIMITS,
+  RateLimiter,
+  type RateLimitSettings,
+  slowdownMs,
+} from "../auth/rate_limit.ts";
 import { Revocations } from "../auth/revocations.ts";
 import { issueToken } from "../auth/tokens.ts";
 import { normalizeUsername, USERNAME_INPUT_PATTERN } from "../auth/usernames.ts";
@@ -197,11 +208,17 @@ export function authRoutes(services: Services, options: AuthRoutesOptions = {}) 
   const users = services.users;
   const revocations = new Revocations(services.redis);
   const limits = { ...DEFAULT_RATE_LIMITS, ...options.rateLimits };
+  const loginsPerUserAndAddress = new RateLimiter(
+    services.redis,
+    "login-pair",
+    limits.loginFailuresPerUsernameAndAddress,
+  );
   const loginsPerUser = new RateLimiter(
     services.redis,
     "login-user",
     limits.loginFailuresPerUsername,
   );
+  const slowdown = checkSlowdownRule(limits.loginSlowdown);
   const loginsPerAddress = new RateLimiter(
     services.redis,
     "login-addr",
@@ -215,11 +232,26 @@ export function authRoutes(services: Services, options: AuthRoutesOptions = {}) 
   const addressOf = options.clientAddress ?? clientAddress;
   const authenticated = requireAuth(services);
 
+  /** Waits out the username-wide slowdown, if the username has failed often enough. */
+  async function slowDown(c: Context<AppEnv>, subject: string): Promise<void> {
+    const delay = slowdownMs(
+      await loginsPerUser.count(subject),
+      limits.loginFailuresPerUsername,
+      slowdown,
+    );
+    if (delay === 0) return;
+    log.info("auth.login_slowed", { delay_ms: delay, request_id: c.get("requestId") });
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+
   async function login(c: Context<AppEnv>, credentials: Credentials): Promise<TokenBody> {
     const address = addressOf(c);
     const subject = credentials.username.toLowerCase();
+    // The address cannot contain "|", so the pair is unambiguous.
+    const pair = `${address}|${subject}`;
     await loginsPerAddress.consume(address);
-    await loginsPerUser.consume(subject);
+    await loginsPerUserAndAddress.consume(pair);
+    await slowDown(c, subject);
     const username = normalizeUsername(credentials.username);
     const user = username === undefined ? undefined : await users.findByUsername(username);
     const valid = user
@@ -229,7 +261,13 @@ export function authRoutes(services: Services, options: AuthRoutesOptions = {}) 
       log.info("auth.login_failed", { user_id: user?.id ?? null, request_id: c.get("requestId") });
       throw new CofferError("INVALID_CREDENTIALS");
     }
-    await Promise.all([loginsPerUser.reset(subject), loginsPerAddress.refund(address)]);
+    // The username-wide count is only given this attempt back: another
+    // address's failures are still evidence of guessing.
+    await Promise.all([
+      loginsPerUserAndAddress.reset(pair),
+      loginsPerAddress.refund(address),
+      loginsPerUser.refund(subject),
+    ]);
     const issued = await issueToken(secrets.jwtSecret, user.id, config.tokenTtlSeconds);
     log.info("auth.token_issued", { user_id: user.id, jti: issued.jti });
     c.header("Cache-Control", "no-store");

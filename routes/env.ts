@@ -18,5 +18,7 @@ export interface AppEnv {
   Variables: {
     requestId: string;
     user: AuthUser;
+    /** Set by the `notFound` handler: no route matched, so no pattern names the request. */
+    unmatched?: boolean;
   };
 }

@@ -3,11 +3,15 @@
  * one structured log line per request, security headers on every response,
  * and a fast 503 for routes that need Redis while it is unreachable. The log
  * line names the route, status and timing, never a query string (it may hold
- * `access_token`) or a header value.
+ * `access_token`) or a header value. A refused request (status 400 or more)
+ * and the compatible download routes log the route pattern as `path`, never
+ * the raw path: an unauthenticated `GET /download/tax-return-2026.pdf` must
+ * not put the file name in the logs.
  */
 import type { Context, Next } from "hono";
 import { serviceUnavailable } from "./problem.ts";
 import type { Logger } from "../log.ts";
+import { methodLabel, UNMATCHED_ROUTE } from "../metrics.ts";
 import type { AppEnv } from "./env.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -30,18 +34,26 @@ export function requestLogging(log: Logger, observe?: RequestObserver) {
     await next();
     c.header("X-Request-Id", requestId);
     const ms = Math.round((performance.now() - started) * 10) / 10;
-    const route = c.req.routePath;
+    const route = routeLabel(c);
+    const status = c.res.status;
     log.info("http.request", {
       request_id: requestId,
-      method: c.req.method,
-      // The compatible download routes carry a file name in the path: log the pattern.
-      path: route.includes(":filename") ? route : c.req.path,
+      method: methodLabel(c.req.method),
+      path: status < 400 && !route.includes(":filename") ? c.req.path : route,
       route,
-      status: c.res.status,
+      status,
       ms,
     });
-    observe?.(route, c.req.method, c.res.status, ms);
+    observe?.(route, c.req.method, status, ms);
   };
+}
+
+/**
+ * The pattern that answered a request: the matched route (`/api/files/:id`),
+ * the middleware that refused it (`/download/*`), or {@linkcode UNMATCHED_ROUTE}.
+ */
+export function routeLabel(c: Context<AppEnv>): string {
+  return c.get("unmatched") ? UNMATCHED_ROUTE : c.req.routePath;
 }
 
 /** Content-Security-Policy for the page: no inline script, no framing. */

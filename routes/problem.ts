@@ -3,17 +3,22 @@
  * (`application/problem+json` with `type`, `title`, `status`, `detail`).
  * Typed {@linkcode CofferError}s map through the catalogue; failures of a
  * dependency that mean something to a client (an unreachable object store, a
- * missing master key, a data key that does not unwrap) get their own problem and log line; anything else is
- * logged with the request id and answered as a bare 500, so no stack trace,
- * key or token ever reaches a client.
+ * missing master key, a data key that does not unwrap) get their own problem
+ * and log line; anything else is logged with the request id and answered as a bare 500, so no stack trace,
+ * key or token ever reaches a client. A request whose client hung up is
+ * logged as `request.aborted` (warn) and answered 499, not 500. Log lines
+ * name the route pattern, never the raw path.
  */
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { UnknownKeyError } from "../crypto/mod.ts";
 import { CofferError, type ErrorCode } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { methodLabel } from "../metrics.ts";
 import { DataKeyError } from "../storage/data_keys.ts";
+import type { AppEnv } from "./env.ts";
 import { ObjectStoreUnavailableError } from "../storage/object_store.ts";
+import { CLIENT_CLOSED_REQUEST, isClientAbort } from "./client_abort.ts";
 
 /** Base URI of Coffer's problem types; each code is a fragment of the API docs. */
 export const PROBLEM_TYPE_BASE = "https://coffer.invalid/problems/";
@@ -66,7 +71,8 @@ export function serviceUnavailable(detail: string): CofferError {
 
 /** Failures from below the HTTP layer that mean something to a client, logged; else undefined. */
 function fromDependencyFailure(error: Error, c: Context, log: Logger): CofferError | undefined {
-  const where = { request_id: c.get("requestId"), path: c.req.path };
+  // The route pattern, not the path: a compatible download's path holds a file name.
+  const where = { request_id: c.get("requestId"), route: c.req.routePath };
   if (error instanceof ObjectStoreUnavailableError) {
     log.warn("object_store.unavailable", where);
     return serviceUnavailable("The object store is not answering; try again shortly");
@@ -100,19 +106,25 @@ export function createErrorHandler(log: Logger) {
   return function handleError(error: Error, c: Context): Response {
     if (error instanceof CofferError) return problemResponse(error);
     if (error instanceof HTTPException) return problemResponse(fromHttpException(error));
+    const where = { request_id: c.get("requestId"), method: methodLabel(c.req.method) };
+    if (isClientAbort(error, c.req.raw)) {
+      // Nobody reads this answer; 499 keeps the request out of the 5xx counts.
+      log.warn("request.aborted", { ...where, route: c.req.routePath, error: error.name });
+      return new Response(null, { status: CLIENT_CLOSED_REQUEST });
+    }
     const known = fromDependencyFailure(error, c, log);
     if (known) return problemResponse(known);
-    log.error("request.failed", {
-      request_id: c.get("requestId"),
-      method: c.req.method,
-      path: c.req.path,
-      error: error.name,
-    });
+    log.error("request.failed", { ...where, route: c.req.routePath, error: error.name });
     return problemResponse(new CofferError("INTERNAL"));
   };
 }
 
-/** The `notFound` handler: a problem body like every other error. */
-export function handleNotFound(): Response {
+/**
+ * The `notFound` handler: a problem body like every other error. It marks the
+ * request as unmatched, so logs and metrics name it by one label rather than
+ * by its path.
+ */
+export function handleNotFound(c: Context<AppEnv>): Response {
+  c.set("unmatched", true);
   return problemResponse(new CofferError("NOT_FOUND"));
 }

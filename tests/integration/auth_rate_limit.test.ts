@@ -2,11 +2,14 @@
  * Login and registration throttling against real Redis, with the auth
  * routes mounted on their own server so the windows can be seconds long;
  * and, through the whole app, which client a request counts for with and
- * without COFFER_TRUSTED_PROXIES.
+ * without COFFER_TRUSTED_PROXIES. Client addresses are varied with
+ * `X-Forwarded-For` from a trusted loopback proxy: nobody can lock an
+ * account by failing from elsewhere (failures per username from anywhere
+ * only slow answers, by a bounded delay).
  */
 import assert from "node:assert/strict";
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { clientAddress } from "../../auth/client_address.ts";
+import { clientAddress, proxiedClientAddress } from "../../auth/client_address.ts";
 import type { RateLimitSettings } from "../../auth/rate_limit.ts";
 import { authRoutes } from "../../routes/auth.ts";
 import type { AppEnv } from "../../routes/env.ts";
@@ -17,9 +20,13 @@ const PASSWORD = "correct horse battery staple";
 // Long enough that a loaded CI machine finishes four argon2 logins inside one
 // window, short enough that waiting one out keeps the suite quick.
 const WINDOW_MS = 5000;
+const viaLoopbackProxy = proxiedClientAddress(["loopback"]);
 
-/** The auth routes alone, with short windows, served on a free port. */
-async function startAuthServer(limits: Partial<RateLimitSettings>) {
+/**
+ * The auth routes alone, with short windows, served on a free port. With
+ * `proxied`, loopback is a trusted proxy, so `X-Forwarded-For` names the client.
+ */
+async function startAuthServer(limits: Partial<RateLimitSettings>, proxied = false) {
   await using stack = new AsyncDisposableStack();
   const server = stack.use(await startTestServer());
   const addresses: string[] = [];
@@ -30,7 +37,7 @@ async function startAuthServer(limits: Partial<RateLimitSettings>) {
     authRoutes(server.services, {
       rateLimits: limits,
       clientAddress: (c) => {
-        const address = clientAddress(c);
+        const address = proxied ? viaLoopbackProxy(c) : clientAddress(c);
         addresses.push(address);
         return address;
       },
@@ -41,13 +48,18 @@ async function startAuthServer(limits: Partial<RateLimitSettings>) {
   );
   const owned = stack.move();
   const url = `http://127.0.0.1:${http.addr.port}`;
-  const post = (path: string, body: unknown) =>
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     fetch(`${url}${path}`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", ...headers },
       body: JSON.stringify(body),
     });
-  return { addresses, post, [Symbol.asyncDispose]: () => owned.disposeAsync() };
+  return {
+    addresses,
+    post,
+    logs: server.logs,
+    [Symbol.asyncDispose]: () => owned.disposeAsync(),
+  };
 }
 
 function sleep(ms: number): Promise<void> {
@@ -60,9 +72,9 @@ async function statusOf(response: Promise<Response>): Promise<number> {
   return answer.status;
 }
 
-Deno.test("POST /api/auth/token answers 429 with Retry-After after repeated wrong passwords", async () => {
+Deno.test("POST /api/auth/token answers 429 with Retry-After after repeated wrong passwords from one address", async () => {
   await using auth = await startAuthServer({
-    loginFailuresPerUsername: { limit: 3, windowMs: WINDOW_MS },
+    loginFailuresPerUsernameAndAddress: { limit: 3, windowMs: WINDOW_MS },
   });
   assert.equal(
     await statusOf(auth.post("/api/auth/register", { username: "alice", password: PASSWORD })),
@@ -118,6 +130,7 @@ Deno.test("POST /api/auth/token limits failed logins per client address across u
 
 Deno.test("POST /api/auth/token gives a successful login's attempt back", async () => {
   await using auth = await startAuthServer({
+    loginFailuresPerUsernameAndAddress: { limit: 2, windowMs: 60_000 },
     loginFailuresPerUsername: { limit: 2, windowMs: 60_000 },
     loginFailuresPerAddress: { limit: 2, windowMs: 60_000 },
   });
@@ -176,4 +189,67 @@ Deno.test("registrations are counted per X-Forwarded-For client only behind COFF
       assert.equal(await otherClient, trusted ? 201 : 429);
     });
   }
+});
+
+Deno.test("wrong passwords from one address do not lock the account for another (/api/auth/token and /generate_token)", async (t) => {
+  // The whole app with its default limits (10 failures per username and address).
+  await using server = await startTestServer({ config: { trustedProxies: ["loopback"] } });
+  const from = (address: string) => ({
+    "Content-Type": "application/json",
+    "X-Forwarded-For": address,
+  });
+  const post = (path: string, body: unknown, address: string) =>
+    fetch(`${server.url}${path}`, {
+      method: "POST",
+      headers: from(address),
+      body: JSON.stringify(body),
+    });
+  for (const path of ["/api/auth/token", "/generate_token"]) {
+    await t.step(path, async () => {
+      const username = `victim-${crypto.randomUUID().slice(0, 8)}`;
+      assert.equal(
+        await statusOf(
+          post("/api/auth/register", { username, password: PASSWORD }, "198.51.100.50"),
+        ),
+        201,
+      );
+      const attacker = "203.0.113.66";
+      const wrong = { username, password: "wrong password" };
+      for (let i = 0; i < 10; i++) assert.equal(await statusOf(post(path, wrong, attacker)), 401);
+      const right = { username, password: PASSWORD };
+      const refused = await post(path, right, attacker);
+      assert.equal(refused.status, 429, "the address that failed is refused, even when right");
+      assert.match(refused.headers.get("Retry-After") ?? "", /^[1-9]\d*$/);
+      await refused.body?.cancel();
+
+      const owner = await post(path, right, "198.51.100.7");
+      assert.equal(owner.status, 200, "another address with the right password signs in");
+      assert.ok((await owner.json()).access_token);
+      assert.equal(await statusOf(post(path, right, attacker)), 429, "still refused afterwards");
+    });
+  }
+});
+
+Deno.test("failures for one username from many addresses only slow its answers, by a bounded delay", async () => {
+  const slowdown = { stepMs: 40, maxMs: 120 };
+  await using auth = await startAuthServer({
+    loginFailuresPerUsername: { limit: 2, windowMs: 60_000 },
+    loginSlowdown: slowdown,
+  }, true);
+  const right = { username: "dora", password: PASSWORD };
+  assert.equal(await statusOf(auth.post("/api/auth/register", right)), 201);
+  const wrong = { username: "dora", password: "wrong password" };
+  for (let i = 1; i <= 8; i++) {
+    const from = { "X-Forwarded-For": `203.0.113.${i}` };
+    assert.equal(await statusOf(auth.post("/api/auth/token", wrong, from)), 401, `attempt ${i}`);
+  }
+  // The 9th attempt of the window, from an address that never failed: slowed, not refused.
+  const owner = { "X-Forwarded-For": "198.51.100.9" };
+  assert.equal(await statusOf(auth.post("/api/auth/token", right, owner)), 200);
+
+  const delays = auth.logs.map((line) => JSON.parse(line))
+    .filter((line) => line.event === "auth.login_slowed").map((line) => line.delay_ms);
+  // Attempts 3…9 are over the limit of 2: 40, 80, then capped at 120.
+  assert.deepEqual(delays, [40, 80, 120, 120, 120, 120, 120]);
+  assert.ok(auth.addresses.includes("203.0.113.8") && auth.addresses.includes("198.51.100.9"));
 });

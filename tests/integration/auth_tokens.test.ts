@@ -1,7 +1,8 @@
 /**
  * Every kind of bad token is refused by the auth middleware with the same
- * 401 problem and `WWW-Authenticate: Bearer`; a token expired by less than
- * the clock tolerance still works.
+ * 401 problem and `WWW-Authenticate: Bearer`, including tokens signed with
+ * the real secret whose lifetime exceeds the TTL or whose `iat` is ahead; a
+ * token expired by less than the clock tolerance still works.
  */
 import assert from "node:assert/strict";
 import { base64url, generateKeyPair, SignJWT } from "jose";
@@ -51,6 +52,7 @@ Deno.test("GET /api/me refuses every bad token with the same 401", async (t) => 
   const alice = await signUp(server, "alice");
   const bob = await signUp(server, "bob");
   const secret = server.services.secrets.jwtSecret;
+  const ttl = server.config.tokenTtlSeconds;
   const now = Math.floor(Date.now() / 1000);
   const valid: Claims = {
     sub: alice.id,
@@ -101,6 +103,16 @@ Deno.test("GET /api/me refuses every bad token with the same 401", async (t) => 
       () => sign({ ...valid, iat: now - 3600, exp: now - CLOCK_TOLERANCE_SECONDS - 5 }, secret),
     ],
     ["nbf in the future", () => sign({ ...valid, nbf: now + 300 }, secret)],
+    // Signed with the real secret, but no Coffer process with this TTL would issue them.
+    ["exp 30 days ahead", () => sign({ ...valid, exp: now + 30 * 24 * 3600 }, secret)],
+    [
+      "a lifetime of the TTL + tolerance + 1 s",
+      () => sign({ ...valid, exp: now + ttl + CLOCK_TOLERANCE_SECONDS + 1 }, secret),
+    ],
+    [
+      "iat in the future beyond the tolerance",
+      () => sign({ ...valid, iat: now + 300, exp: now + 600 }, secret),
+    ],
     ["a wrong iss", () => sign({ ...valid, iss: "someone-else" }, secret)],
     ["a wrong aud", () => sign({ ...valid, aud: "another-api" }, secret)],
     ["a numeric sub", () => sign({ ...valid, sub: 42 }, secret)],
@@ -142,6 +154,12 @@ Deno.test("GET /api/me refuses every bad token with the same 401", async (t) => 
     const response = await getMe(server, token);
     assert.equal(response.status, 200);
     assert.equal((await response.json()).id, alice.id);
+  });
+
+  await t.step("accepts a token whose lifetime is exactly the TTL", async () => {
+    const response = await getMe(server, await sign({ ...valid, exp: now + ttl }, secret));
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
   });
 
   await t.step("accepts a well-formed token signed with the server's secret", async () => {

@@ -5,6 +5,7 @@
  * staging bytes), and the optional bearer token `COFFER_METRICS_TOKEN`.
  */
 import assert from "node:assert/strict";
+import { createOpsApp } from "../../app.ts";
 import { collect, randomBytes } from "../helpers.ts";
 import { eventually } from "./_pipeline.ts";
 import {
@@ -166,4 +167,73 @@ Deno.test("GET /metrics with COFFER_METRICS_TOKEN refuses a missing or wrong tok
   const { types } = await scrape(server, { Authorization: `Bearer ${token}` });
   assert.equal(types.get("coffer_http_requests_total"), "counter");
   assert.ok(!server.logs.some((line) => line.includes(token)), "the token is never logged");
+});
+
+/** Calls the app as Deno.serve would for a peer at `hostname` (no real socket needed). */
+function scrapeAs(
+  server: TestServer,
+  hostname: string | undefined,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  const app = createOpsApp(server.services);
+  const info = hostname === undefined
+    ? undefined
+    : { remoteAddr: { transport: "tcp", hostname, port: 50000 }, completed: Promise.resolve() };
+  return Promise.resolve(app.fetch(new Request("http://coffer.test/metrics", { headers }), info));
+}
+
+Deno.test("GET /metrics without COFFER_METRICS_TOKEN answers only unrelayed loopback peers", async (t) => {
+  await using server = await startTestServer();
+  const cases: { peer: string | undefined; headers?: Record<string, string>; status: number }[] = [
+    { peer: "127.0.0.1", status: 200 },
+    { peer: "127.0.0.2", status: 200 },
+    { peer: "::1", status: 200 },
+    { peer: "::ffff:127.0.0.1", status: 200 },
+    { peer: "203.0.113.9", status: 403 },
+    { peer: "10.0.0.5", status: 403 },
+    { peer: "192.168.1.20", status: 403 },
+    { peer: "2001:db8::1", status: 403 },
+    { peer: "::ffff:203.0.113.9", status: 403 },
+    { peer: undefined, status: 403 }, // not from Deno.serve: no peer to judge
+    // A reverse proxy on this host relays remote clients from loopback.
+    { peer: "127.0.0.1", headers: { "X-Forwarded-For": "203.0.113.9" }, status: 403 },
+    { peer: "127.0.0.1", headers: { "Forwarded": "for=203.0.113.9" }, status: 403 },
+    { peer: "127.0.0.1", headers: { "X-Forwarded-For": "127.0.0.1" }, status: 403 },
+  ];
+  for (const { peer, headers, status } of cases) {
+    await t.step(`${peer} ${JSON.stringify(headers ?? {})} → ${status}`, async () => {
+      const response = await scrapeAs(server, peer, headers);
+      const body = await response.text();
+      assert.equal(response.status, status);
+      if (status === 403) {
+        assert.match(response.headers.get("Content-Type") ?? "", /^application\/problem\+json/);
+        assert.equal(JSON.parse(body).type, "https://coffer.invalid/problems/forbidden");
+        assert.ok(!body.includes("coffer_"), "no metrics in a refusal");
+      } else {
+        assert.match(body, /coffer_http_requests_total/);
+      }
+    });
+  }
+  await t.step("through the real server, a relayed request is refused", async () => {
+    const relayed = await fetch(`${server.url}/metrics`, {
+      headers: { "X-Forwarded-For": "198.51.100.7" },
+    });
+    await relayed.body?.cancel();
+    assert.equal(relayed.status, 403);
+    await scrape(server); // and the direct one from 127.0.0.1 is answered
+  });
+});
+
+Deno.test("GET /metrics with COFFER_METRICS_TOKEN answers the token from any peer, nothing without it", async () => {
+  const token = `metrics-${crypto.randomUUID()}`;
+  await using server = await startTestServer({ config: { metricsToken: token } });
+  const withToken = { Authorization: `Bearer ${token}` };
+  for (const peer of ["203.0.113.9", "127.0.0.1"]) {
+    const allowed = await scrapeAs(server, peer, withToken);
+    assert.equal(allowed.status, 200, peer);
+    assert.match(await allowed.text(), /coffer_http_requests_total/);
+    const refused = await scrapeAs(server, peer);
+    await refused.body?.cancel();
+    assert.equal(refused.status, 401, `${peer}: loopback alone is not enough once a token is set`);
+  }
 });
