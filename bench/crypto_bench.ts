@@ -10,6 +10,9 @@
  *   time (the WebCrypto target's baseline), and 16 kept in flight with no
  *   stream around them (what WebCrypto itself can do here).
  *
+ * One untimed pass through each engine comes first; then every run times
+ * each measurement once, the engines' order alternating from run to run.
+ *
  *     deno run -A bench/crypto_bench.ts [mib] [runs]
  *
  * @module
@@ -187,6 +190,10 @@ export async function benchCrypto(opts: BenchCryptoOptions = {}): Promise<Sectio
   const time = async (name: string, work: () => Promise<unknown>) =>
     samples.add(name, mibPerSecond(message.total, (await timed(work)).ms));
 
+  // One untimed pass first, so neither engine's first timed run pays for JIT warm-up.
+  for (const way of WAYS) {
+    for (const [, engine] of engines) await streamOnce(message, engine, way, PIECES[0].size);
+  }
   for (let run = 0; run < runs; run++) {
     for (const way of WAYS) {
       for (const piece of PIECES) {
