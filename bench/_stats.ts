@@ -69,3 +69,20 @@ export class Samples {
 export function round3(value: number): number {
   return Math.round(value * 1000) / 1000;
 }
+
+/** Clock ticks per second of /proc/self/stat (`getconf CLK_TCK`; 100 on Linux). */
+const CLOCK_TICKS = 100;
+
+/**
+ * CPU seconds (user + system, all threads) this process has used so far,
+ * from /proc/self/stat in 10 ms ticks; NaN where there is no /proc.
+ */
+export function cpuSeconds(): number {
+  try {
+    const stat = Deno.readTextFileSync("/proc/self/stat");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime
+  } catch {
+    return NaN;
+  }
+}

@@ -6,6 +6,8 @@
  *
  * - the hardware ceiling, `openssl speed -evp aes-256-gcm -bytes 16384`
  *   (bench/_openssl_speed.ts), the baseline of the OpenSSL engine;
+ * - the OpenSSL engine alone: `sealChunks` / `openChunks` on 1 MiB batches
+ *   with no stream around them (where a stream loses against the engine);
  * - two loops of WebCrypto AES-256-GCM calls on 16 KiB buffers: one call at a
  *   time (the WebCrypto target's baseline), and 16 kept in flight with no
  *   stream around them (what WebCrypto itself can do here).
@@ -17,20 +19,19 @@
  *
  * @module
  */
-import { type CryptoEngine, decryptStream, encryptStream, webCryptoEngine } from "../crypto/mod.ts";
+import {
+  type AeadKey,
+  type CryptoEngine,
+  decryptStream,
+  encryptStream,
+  webCryptoEngine,
+} from "../crypto/mod.ts";
 import { selectCryptoEngine, type SelectedEngine } from "../crypto_engine.ts";
 import { silentLogger } from "../log.ts";
-import { measureOpenSslSpeed, OPENSSL_SPEED_COMMAND } from "./_openssl_speed.ts";
-import {
-  type Check,
-  num,
-  renderMarkdown,
-  type Row,
-  type SectionResult,
-  sizeLabel,
-  times,
-} from "./_report.ts";
-import { MIB, mibPerSecond, Samples, timed } from "./_stats.ts";
+import { cryptoReport, PIECES, type Way, WAYS } from "./_crypto_report.ts";
+import { measureOpenSslSpeed } from "./_openssl_speed.ts";
+import { renderMarkdown, type SectionResult } from "./_report.ts";
+import { cpuSeconds, MIB, mibPerSecond, Samples, timed } from "./_stats.ts";
 
 /** Options of {@linkcode benchCrypto}. */
 export interface BenchCryptoOptions {
@@ -42,15 +43,7 @@ export interface BenchCryptoOptions {
   speedSeconds?: number;
 }
 
-type Way = "encrypt" | "decrypt";
-const WAYS: Way[] = ["encrypt", "decrypt"];
 const CHUNK = 16384;
-/** How the input arrives: like a file or an HTTP body, and in big reads. */
-const PIECES = [{ name: "64k", label: "64 KiB", size: 64 * 1024 }, {
-  name: "1m",
-  label: "1 MiB",
-  size: MIB,
-}];
 /** Calls kept in flight by the ceiling loop (encryptStream's default). */
 const CEILING_IN_FLIGHT = 16;
 
@@ -155,6 +148,20 @@ async function loopInputs(message: Message) {
   return { aesKey, input: { encrypt: plain, decrypt: sealed } };
 }
 
+/**
+ * The engine alone, no stream: the message's MiB as `sealChunks` (or
+ * `openChunks`) calls on 1 MiB batches, one at a time — what the streams
+ * could reach with this engine. `input` is the 1 MiB plaintext block, or
+ * the one sealed batch to open again and again.
+ */
+async function engineLoop(key: AeadKey, total: number, way: Way, input: Uint8Array) {
+  const baseNonce = new Uint8Array(12);
+  for (let first = 0; first * CHUNK < total; first += MIB / CHUNK) {
+    if (way === "encrypt") await key.sealChunks(baseNonce, first, input);
+    else await key.openChunks(baseNonce, 0, input); // the one sealed batch, chunks 0–63
+  }
+}
+
 /** The OpenSSL engine after its self-test, or why it cannot be used. */
 async function loadOpenSsl(): Promise<{ selected?: SelectedEngine; reason?: string }> {
   try {
@@ -185,10 +192,15 @@ export async function benchCrypto(opts: BenchCryptoOptions = {}): Promise<Sectio
   if (selected) engines.unshift(["openssl", selected.engine]);
   const message = await makeMessage(mib, selected?.engine ?? webCryptoEngine);
   const { aesKey, input } = await loopInputs(message);
+  const aeadKey = await selected?.engine.importKey(message.key);
+  const sealedBatch = await aeadKey?.sealChunks(new Uint8Array(12), 0, message.block);
   const samples = new Samples();
   let speedMissing: string | undefined;
-  const time = async (name: string, work: () => Promise<unknown>) =>
+  const time = async (name: string, work: () => Promise<unknown>) => {
+    const cpu = cpuSeconds();
     samples.add(name, mibPerSecond(message.total, (await timed(work)).ms));
+    samples.add(`${name}_cpu`, message.total / MIB / (cpuSeconds() - cpu));
+  };
 
   // One untimed pass first, so neither engine's first timed run pays for JIT warm-up.
   for (const way of WAYS) {
@@ -204,6 +216,10 @@ export async function benchCrypto(opts: BenchCryptoOptions = {}): Promise<Sectio
           );
         }
       }
+      if (aeadKey) {
+        const batch = way === "encrypt" ? message.block : sealedBatch!;
+        await time(`openssl_${way}_engine`, () => engineLoop(aeadKey, message.total, way, batch));
+      }
       await time(`bare_${way}`, () => callLoop(aesKey, mib, input[way], way, 1));
       await time(`ceiling_${way}`, () => callLoop(aesKey, mib, input[way], way, CEILING_IN_FLIGHT));
     }
@@ -214,96 +230,14 @@ export async function benchCrypto(opts: BenchCryptoOptions = {}): Promise<Sectio
       samples.add("openssl_speed_wall", speed.wallMibPerSecond);
     }
   }
-  return report({ mib, runs, speedSeconds, samples, opensslMissing: openssl.reason, speedMissing });
-}
-
-interface Measured {
-  mib: number;
-  runs: number;
-  speedSeconds: number;
-  samples: Samples;
-  /** Why the OpenSSL engine could not be loaded. */
-  opensslMissing?: string;
-  /** Why `openssl speed` could not be run. */
-  speedMissing?: string;
-}
-
-function report(measured: Measured): SectionResult {
-  const { mib, samples, opensslMissing, speedMissing } = measured;
-  const m = (name: string) => samples.median(name);
-  const speed = m("openssl_speed");
-  const speedText = speedMissing
-    ? `\`openssl speed\` skipped: ${speedMissing}`
-    : `\`openssl speed\` ${num(speed)} MiB/s (wall clock ${num(m("openssl_speed_wall"))})`;
-  const label = (way: Way, piece: (typeof PIECES)[number], engine: string) =>
-    `${way} ${sizeLabel(mib)} stream, ${piece.label} pieces, ${engine} engine, MiB/s`;
-  const rows: Row[] = [{
-    measure: `\`${OPENSSL_SPEED_COMMAND}\` (one core, CPU time), MiB/s`,
-    coffer: speedMissing ? "n/a" : num(speed),
-    baseline: speedMissing
-      ? `skipped: ${speedMissing}`
-      : `wall clock over the same runs: ${num(m("openssl_speed_wall"))} MiB/s`,
-    ratio: "",
-  }];
-  for (const way of WAYS) {
-    for (const piece of PIECES) {
-      const series = `openssl_${way}_${piece.name}`;
-      rows.push({
-        measure: label(way, piece, "OpenSSL"),
-        coffer: opensslMissing ? "n/a" : num(m(series)),
-        baseline: opensslMissing ? `OpenSSL engine unavailable: ${opensslMissing}` : speedText,
-        ratio: times(m(series) / speed),
-      });
-    }
-  }
-  for (const way of WAYS) {
-    for (const piece of PIECES) {
-      const series = `webcrypto_${way}_${piece.name}`;
-      rows.push({
-        measure: label(way, piece, "WebCrypto"),
-        coffer: num(m(series)),
-        baseline: `bare one-call loop ${num(m(`bare_${way}`))} MiB/s (16 calls in flight, ` +
-          `no stream: ${num(m(`ceiling_${way}`))}); ${times(m(series) / speed)} openssl speed`,
-        ratio: times(m(series) / m(`bare_${way}`)),
-      });
-    }
-  }
-  const checks: Check[] = WAYS.map((way) => {
-    const ratio = m(`openssl_${way}_64k`) / speed;
-    return {
-      target: `OpenSSL engine ${way} (64 KiB pieces) ≥ 0.6× \`openssl speed\``,
-      measured: opensslMissing
-        ? `engine unavailable: ${opensslMissing}`
-        : speedMissing
-        ? `\`openssl speed\` skipped: ${speedMissing}`
-        : `${times(ratio)} (${num(m(`openssl_${way}_64k`))} vs ${num(speed)} MiB/s); ` +
-          `WebCrypto engine ${times(m(`webcrypto_${way}_64k`) / speed)}`,
-      met: ratio >= 0.6,
-    };
+  return cryptoReport({
+    mib,
+    runs,
+    speedSeconds,
+    samples,
+    opensslMissing: openssl.reason,
+    speedMissing,
   });
-  for (const way of WAYS) {
-    const mibS = m(`webcrypto_${way}_64k`);
-    const speedup = mibS / m(`bare_${way}`);
-    checks.push({
-      target: `WebCrypto engine ${way} ≥ 500 MiB/s and ≥ 2× bare loop`,
-      measured: `${num(mibS)} MiB/s, ${times(speedup)}`,
-      met: mibS >= 500 && speedup >= 2,
-    });
-  }
-  return {
-    title: "1. Crypto (in memory)",
-    rows,
-    checks,
-    data: {
-      mib,
-      runs: measured.runs,
-      openssl_speed_seconds: measured.speedSeconds,
-      unit: "MiB/s",
-      openssl_engine: opensslMissing ? `unavailable: ${opensslMissing}` : "loaded",
-      openssl_speed: speedMissing ? `skipped: ${speedMissing}` : "measured",
-      samples: samples.toJSON(),
-    },
-  };
 }
 
 if (import.meta.main) {
