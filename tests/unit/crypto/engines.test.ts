@@ -143,7 +143,7 @@ Deno.test("OpenSSL engine: hostile batches and arguments end in typed errors, th
   assert(bytesEqual(await key.openChunks(nonce, 3, good), patternBytes(2 * CHUNK + 5)));
 });
 
-Deno.test("OpenSSL engine: a 256 MiB write does not starve the event loop", async () => {
+Deno.test("OpenSSL engine: a 256 MiB write leaves timers running throughout", async () => {
   const piece = patternBytes(256 * 1024 * 1024);
   let longestGap = 0;
   let last = performance.now();
@@ -171,6 +171,12 @@ Deno.test("OpenSSL engine: a 256 MiB write does not starve the event loop", asyn
       `longest timer gap ${longestGap.toFixed(1)} ms`,
   );
   assertEquals(sealed, HEADER + 256 * 64 * SEALED_CHUNK + 16);
-  // A starved loop would show one gap as long as the whole run.
-  assert(longestGap < 100, `timers waited ${longestGap.toFixed(1)} ms`);
+  // A starved loop shows one gap as long as the whole run (469 ms of a 0.5 s
+  // run without the pacing); a paced one gaps for a turn at a time (7–30 ms
+  // here). Relative to the run, so a loaded CI machine does not fail it.
+  const runMs = seconds * 1000;
+  assert(
+    longestGap < runMs / 4,
+    `timers waited ${longestGap.toFixed(1)} of ${runMs.toFixed(0)} ms`,
+  );
 });
