@@ -48,6 +48,18 @@ export interface Config {
    * 1000); each later retry waits twice as long (8 attempts in all).
    */
   jobBackoffMs: number;
+  /**
+   * Seconds an upload body may go without a byte before it is cut and its
+   * staging removed (`COFFER_BODY_IDLE_SECONDS`, default 60).
+   */
+  bodyIdleSeconds: number;
+  /**
+   * Uploads one user may have in progress at once, across every API process
+   * (`COFFER_MAX_CONCURRENT_UPLOADS`, default 8); the next one answers 429.
+   */
+  maxConcurrentUploads: number;
+  /** Files one user may keep, 0-byte files included (`COFFER_MAX_FILES`, default 100000). */
+  maxFiles: number;
   metricsToken?: string;
   /**
    * Port on which a worker-only process serves `/healthz`, `/readyz` and
@@ -138,6 +150,9 @@ const schema = z.object({
   COFFER_WORKER_CONCURRENCY: integer(1, 64).default(2),
   COFFER_JOB_LOCK_MS: integer(1000, 3_600_000).default(30_000),
   COFFER_JOB_BACKOFF_MS: integer(1, 3_600_000).default(1000),
+  COFFER_BODY_IDLE_SECONDS: integer(1, 3600).default(60),
+  COFFER_MAX_CONCURRENT_UPLOADS: integer(1, 1000).default(8),
+  COFFER_MAX_FILES: integer(1).default(100_000),
   COFFER_METRICS_TOKEN: optionalText,
   COFFER_WORKER_PORT: integer(0, 65535).optional(),
   COFFER_TRUSTED_PROXIES: z.string().trim().min(1).optional().transform((text, ctx) => {
@@ -211,6 +226,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     workerConcurrency: v.COFFER_WORKER_CONCURRENCY,
     jobLockMs: v.COFFER_JOB_LOCK_MS,
     jobBackoffMs: v.COFFER_JOB_BACKOFF_MS,
+    bodyIdleSeconds: v.COFFER_BODY_IDLE_SECONDS,
+    maxConcurrentUploads: v.COFFER_MAX_CONCURRENT_UPLOADS,
+    maxFiles: v.COFFER_MAX_FILES,
     metricsToken: v.COFFER_METRICS_TOKEN,
     workerPort: v.COFFER_WORKER_PORT,
     trustedProxies: v.COFFER_TRUSTED_PROXIES,

@@ -21,6 +21,7 @@ import { openObjectStore } from "./storage/open_object_store.ts";
 import { connectMetadataRedis, connectQueueRedis } from "./storage/redis.ts";
 import { RedisUnavailableError, resolveRedis } from "./storage/redis_server.ts";
 import { StagingArea } from "./storage/staging.ts";
+import { UploadSlots } from "./storage/upload_slots.ts";
 import { UserStore } from "./storage/user_store.ts";
 import { ProgressHub } from "./workers/progress_hub.ts";
 import { createUploadQueue, type UploadJobData } from "./workers/queue.ts";
@@ -116,6 +117,8 @@ export interface Services extends AsyncDisposable {
   users: UserStore;
   files: FileStore;
   staging: StagingArea;
+  /** Per-user uploads in progress and their quota reservations. */
+  uploadSlots: UploadSlots;
   queue: Queue<UploadJobData>;
   progress: ProgressHub;
   metrics: Metrics;
@@ -163,6 +166,7 @@ export async function openServices(config: Config, log: Logger): Promise<Service
     users: new UserStore(redis, store, keyRing),
     files: new FileStore(redis),
     staging: await startupStep(dataDirProblem(config), () => StagingArea.create(config.dataDir)),
+    uploadSlots: new UploadSlots(redis, { limit: config.maxConcurrentUploads }),
     queue,
     progress,
     metrics: new Metrics(),

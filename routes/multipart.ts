@@ -65,20 +65,21 @@ export interface MultipartLimits {
  * Calls `onFile` for every file part, in order, and resolves when the whole
  * body has been read and every callback has finished.
  *
- * @param request The incoming request (its body is consumed).
+ * @param contentType The request's Content-Type (with the boundary).
+ * @param body The request body (consumed).
  * @throws {CofferError} BAD_REQUEST for a malformed body or too many parts;
  *   whatever `onFile` throws.
  */
 export async function forEachFilePart(
-  request: Request,
+  contentType: string,
+  body: ReadableStream<Uint8Array>,
   limits: MultipartLimits,
   onFile: (part: FilePart) => Promise<void>,
 ): Promise<void> {
-  if (!request.body) throw new CofferError("BAD_REQUEST", "The request has no body");
   let parser: busboy.Busboy;
   try {
     parser = busboy({
-      headers: { "content-type": request.headers.get("content-type") ?? "" },
+      headers: { "content-type": contentType },
       preservePath: true,
       // Browsers send file names as raw UTF-8; busboy's default (latin1) mangles them.
       defParamCharset: "utf8",
@@ -87,7 +88,7 @@ export async function forEachFilePart(
   } catch {
     throw new CofferError("BAD_REQUEST", "Malformed multipart/form-data content type");
   }
-  const source = Readable.fromWeb(request.body as import("node:stream/web").ReadableStream);
+  const source = Readable.fromWeb(body as import("node:stream/web").ReadableStream);
   let chain = Promise.resolve();
   const done = new Promise<void>((resolve, reject) => {
     let failure: { error: unknown } | undefined;

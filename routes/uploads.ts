@@ -19,9 +19,11 @@ import type { Services } from "../services.ts";
 import { type FileRecord, publicRecord } from "../storage/file_store.ts";
 import { newId } from "../storage/ids.ts";
 import { newWrappedDataKey } from "../storage/data_keys.ts";
+import type { UploadSlot } from "../storage/upload_slots.ts";
 import { enqueueUpload } from "../workers/queue.ts";
 import type { AppEnv, AuthUser } from "./env.ts";
 import { sanitizeContentType, sanitizeFileName } from "./file_name.ts";
+import { cutWhenIdle } from "./idle_body.ts";
 import { forEachFilePart } from "./multipart.ts";
 import { bearerSecurity, createRouter, problem } from "./openapi.ts";
 import { FileRecordSchema } from "./schemas.ts";
@@ -52,40 +54,71 @@ function quotaExceeded(quotaBytes: number): CofferError {
   );
 }
 
+/** How far ahead a multipart part reserves quota as its bytes arrive. */
+const RESERVE_AHEAD_BYTES = 1024 * 1024;
+
 /**
- * Streams one body into staging within the size and quota limits; reserves
- * its bytes. A body whose declared length is already over the quota is
- * refused before a byte of it is read.
+ * Passes a part's bytes on only once the slot has reserved quota for them,
+ * so staged bytes never exceed the quota even for parts of unknown size.
+ */
+function reservingAsBytesArrive(
+  slot: UploadSlot,
+  onRefused: () => CofferError,
+): TransformStream<Uint8Array, Uint8Array> & { covered: () => number } {
+  let covered = 0;
+  const stream = new TransformStream<Uint8Array, Uint8Array>({
+    async transform(chunk, controller) {
+      if (await slot.cover(chunk.length, RESERVE_AHEAD_BYTES)) throw onRefused();
+      covered += chunk.length;
+      controller.enqueue(chunk);
+    },
+  });
+  return Object.assign(stream, { covered: () => covered });
+}
+
+/** Refuses a new file when the owner already keeps `maxFiles` (checked again atomically on save). */
+async function checkFileCount(services: Services, user: AuthUser, staged: number): Promise<void> {
+  const { maxFiles } = services.config;
+  if (await services.files.count(user.id) + staged >= maxFiles) {
+    throw new CofferError("FILE_LIMIT_REACHED", `You can keep at most ${maxFiles} files`);
+  }
+}
+
+/**
+ * Streams one body into staging within the size and quota limits. A body
+ * of declared length reserves it all before a byte is read (and is refused
+ * if it does not fit); a multipart part reserves as its bytes arrive. Once
+ * staged, the file's bytes count as used.
  */
 async function stageFile(
   services: Services,
   user: AuthUser,
+  slot: UploadSlot,
   file: IncomingFile,
 ): Promise<StagedFile> {
   const { config, staging, users } = services;
   const account = await users.findById(user.id);
   if (!account) throw new CofferError("UNAUTHORIZED");
-  const quotaLeft = Math.max(0, account.quota_bytes - account.used_bytes);
-  const limit = Math.min(config.maxFileBytes, quotaLeft);
-  if (file.length !== undefined && file.length > limit && limit < config.maxFileBytes) {
-    throw quotaExceeded(account.quota_bytes);
+  const overQuota = () => quotaExceeded(account.quota_bytes);
+  let body = file.body;
+  let reserving: ReturnType<typeof reservingAsBytesArrive> | undefined;
+  if (file.length !== undefined) {
+    if (await slot.cover(file.length)) throw overQuota();
+  } else {
+    reserving = reservingAsBytesArrive(slot, overQuota);
+    body = body.pipeThrough(reserving);
   }
   const id = newId();
   let size: number;
   try {
-    size = await staging.stageUpload(id, file.body, { maxBytes: limit });
+    size = await staging.stageUpload(id, body, { maxBytes: file.length ?? config.maxFileBytes });
   } catch (error) {
-    if (
-      error instanceof CofferError && error.code === "PAYLOAD_TOO_LARGE" &&
-      limit < config.maxFileBytes
-    ) {
-      throw quotaExceeded(account.quota_bytes);
-    }
+    slot.uncover(file.length ?? reserving?.covered() ?? 0);
     throw error;
   }
-  if (!await users.reserveBytes(user.id, size, account.quota_bytes)) {
+  if (!await slot.commit(size)) {
     await staging.remove(id);
-    throw quotaExceeded(account.quota_bytes);
+    throw overQuota();
   }
   return {
     id,
@@ -117,7 +150,12 @@ async function queueStagedFile(services: Services, user: AuthUser, staged: Stage
     created_at: new Date().toISOString(),
     ...await newWrappedDataKey(services.keyRing, user.id, staged.id),
   };
-  await services.files.create(record);
+  if (!await services.files.create(record, { maxFiles: services.config.maxFiles })) {
+    throw new CofferError(
+      "FILE_LIMIT_REACHED",
+      `You can keep at most ${services.config.maxFiles} files`,
+    );
+  }
   await enqueueUpload(services.queue, { fileId: record.id, ownerId: user.id });
   services.log.info("upload.accepted", { file_id: record.id, bytes: record.size });
   services.metrics.uploadsAccepted.inc();
@@ -138,19 +176,27 @@ async function discardStaged(services: Services, user: AuthUser, staged: StagedF
 async function acceptAll(
   services: Services,
   user: AuthUser,
+  slot: UploadSlot,
   stageEach: (stage: (file: IncomingFile) => Promise<void>) => Promise<void>,
 ): Promise<FileRecord[]> {
   const staged: StagedFile[] = [];
+  const queued: StagedFile[] = [];
   try {
     await stageEach(async (file) => {
-      staged.push(await stageFile(services, user, file));
+      await checkFileCount(services, user, staged.length);
+      staged.push(await stageFile(services, user, slot, file));
     });
     if (staged.length === 0) throw new CofferError("BAD_REQUEST", 'No file in field "file"');
+    const records: FileRecord[] = [];
+    for (const file of staged) {
+      records.push(await queueStagedFile(services, user, file));
+      queued.push(file);
+    }
+    return records;
   } catch (error) {
-    await discardStaged(services, user, staged);
+    await discardStaged(services, user, staged.filter((file) => !queued.includes(file)));
     throw error;
   }
-  return await Promise.all(staged.map((file) => queueStagedFile(services, user, file)));
 }
 
 /**
@@ -161,6 +207,7 @@ export async function acceptUploadRequest(
   c: Context<AppEnv>,
   services: Services,
 ): Promise<Response> {
+  const { config, uploadSlots } = services;
   const user = c.get("user");
   const request = c.req.raw;
   const type = request.headers.get("content-type") ?? "";
@@ -172,36 +219,45 @@ export async function acceptUploadRequest(
     );
   }
   const declared = Number(length);
-  if (declared > services.config.maxFileBytes + 64 * 1024) {
+  if (declared > config.maxFileBytes + 64 * 1024) {
     throw new CofferError("PAYLOAD_TOO_LARGE");
   }
+  if (!request.body) throw new CofferError("BAD_REQUEST", "The request has no body");
+  await using slot = await uploadSlots.acquire(user.id);
+  if (!slot) {
+    throw new CofferError(
+      "TOO_MANY_UPLOADS",
+      `You have ${config.maxConcurrentUploads} uploads in progress; wait for one to finish`,
+      { headers: { "Retry-After": "5" } },
+    );
+  }
+  const body = cutWhenIdle(request.body, config.bodyIdleSeconds * 1000);
   const records = type.toLowerCase().startsWith("multipart/form-data")
-    ? await acceptAll(
-      services,
-      user,
-      (stage) =>
-        forEachFilePart(request, { maxFiles: MAX_FILES_PER_REQUEST }, async (part) => {
-          if (part.field !== "file" && part.field !== "files") {
-            await part.body.cancel();
-            return;
-          }
-          await stage({ name: part.filename, contentType: part.contentType, body: part.body });
-        }),
-    )
-    : await acceptAll(services, user, async (stage) => {
-      if (declared > services.config.maxFileBytes) throw new CofferError("PAYLOAD_TOO_LARGE");
-      if (!request.body) throw new CofferError("BAD_REQUEST", "The request has no body");
+    ? await acceptAll(services, user, slot, async (stage) => {
+      // The whole body bounds its parts: reserve what of it is free now, so
+      // that of several racing requests one gets the room and finishes.
+      await slot.reserve(0, declared);
+      await forEachFilePart(type, body, { maxFiles: MAX_FILES_PER_REQUEST }, async (part) => {
+        if (part.field !== "file" && part.field !== "files") {
+          await part.body.cancel();
+          return;
+        }
+        await stage({ name: part.filename, contentType: part.contentType, body: part.body });
+      });
+    })
+    : await acceptAll(services, user, slot, async (stage) => {
+      if (declared > config.maxFileBytes) throw new CofferError("PAYLOAD_TOO_LARGE");
       await stage({
         name: c.req.query("name"),
         contentType: c.req.query("type") ?? rawBodyType(type),
-        body: request.body,
+        body,
         length: declared,
       });
     });
-  const body = records.length === 1
+  const response = records.length === 1
     ? publicRecord(records[0])
     : { files: records.map(publicRecord) };
-  return c.json(body, 202, { Location: `/api/files/${records[0].id}` });
+  return c.json(response, 202, { Location: `/api/files/${records[0].id}` });
 }
 
 const uploadRoute = createRoute({

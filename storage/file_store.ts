@@ -1,10 +1,15 @@
 /**
  * File records in Redis: one hash per file (`file:<id>`) and, per owner, a
  * sorted set of ids by creation time (`files:<owner>`) for newest-first
- * listing with an opaque cursor. Routes and workers use this, never raw
+ * listing with an opaque cursor, whose size is the owner's file count. The
+ * compatible name look-up has an index of its own: per owner and display
+ * name, the owner's `stored` files of that name by creation time
+ * (`names:<owner>:<sha-256 of the name>`), kept in the same scripts that
+ * store and delete records. Routes and workers use this, never raw
  * Redis commands. Display names live here in clear (Redis is private
  * metadata); in the bucket they exist only sealed in the key sidecar.
  */
+import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import { CofferError } from "../errors.ts";
 
@@ -70,6 +75,30 @@ function indexMember(record: Pick<FileRecord, "created_at" | "id">): string {
   return `${String(Date.parse(record.created_at)).padStart(15, "0")}:${record.id}`;
 }
 
+/** The name index of one owner and display name (the name hashed: keys stay short). */
+function nameKey(owner: string, name: string): string {
+  return `names:${owner}:${createHash("sha256").update(name).digest("base64url")}`;
+}
+
+/** Set once an owner's name index holds their older files too (records from before it existed). */
+const nameIndexBuiltKey = (owner: string) => `names_built:${owner}`;
+
+// KEYS: record, owner index, name index. ARGV: member, max files (0: no limit), stored (1/0), fields…
+const CREATE = `
+local max = tonumber(ARGV[2])
+if max > 0 and redis.call('ZCARD', KEYS[2]) >= max then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+if ARGV[3] == '1' then redis.call('ZADD', KEYS[3], 0, ARGV[1]) end
+return 1`;
+
+// KEYS: record, name index. ARGV: member, fields…
+const UPDATE_STORED = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+return 1`;
+
 const CURSOR = /^[0-9]{15}:[A-Za-z0-9_-]{1,64}$/;
 
 function encodeCursor(member: string): string {
@@ -89,12 +118,30 @@ function decodeCursor(cursor: string): string | undefined {
 export class FileStore {
   constructor(private readonly redis: Redis) {}
 
-  /** Saves a new record and indexes it under its owner. */
-  async create(record: FileRecord): Promise<void> {
-    await this.redis.multi()
-      .hset(`file:${record.id}`, toHash(record))
-      .zadd(`files:${record.owner}`, 0, indexMember(record))
-      .exec();
+  /**
+   * Saves a new record and indexes it under its owner (and its name, if stored).
+   *
+   * @param options `maxFiles`: refuse the record if the owner already has this many.
+   * @returns False if the owner is at `maxFiles` (nothing saved).
+   */
+  async create(record: FileRecord, options: { maxFiles?: number } = {}): Promise<boolean> {
+    const created = await this.redis.eval(
+      CREATE,
+      3,
+      `file:${record.id}`,
+      `files:${record.owner}`,
+      nameKey(record.owner, record.name),
+      indexMember(record),
+      options.maxFiles ?? 0,
+      record.status === "stored" ? 1 : 0,
+      ...Object.entries(toHash(record)).flat(),
+    );
+    return created === 1;
+  }
+
+  /** How many files `owner` has (every status, 0-byte files too). */
+  async count(owner: string): Promise<number> {
+    return await this.redis.zcard(`files:${owner}`);
   }
 
   /** Restores a record from the bucket unless a record with that id exists. */
@@ -118,11 +165,31 @@ export class FileStore {
 
   /** Updates fields of an existing record; a deleted record stays deleted. */
   async update(id: string, fields: Partial<FileRecord>): Promise<boolean> {
+    if (fields.status === "stored") return await this.#updateStored(id, fields);
     const script = `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
       redis.call('HSET', KEYS[1], unpack(ARGV)) return 1`;
     const args = Object.entries(toHash(fields)).flat();
     if (args.length === 0) return true;
     return (await this.redis.eval(script, 1, `file:${id}`, ...args)) === 1;
+  }
+
+  /** Updates a record that has become `stored` and adds it to its name index, in one step. */
+  async #updateStored(id: string, fields: Partial<FileRecord>): Promise<boolean> {
+    const [owner, name, created] = fields.owner && fields.name !== undefined && fields.created_at
+      ? [fields.owner, fields.name, fields.created_at]
+      : await this.redis.hmget(`file:${id}`, "owner", "name", "created_at");
+    if (!owner || name === null || !created) return false;
+    const member = indexMember({ id, created_at: created });
+    const args = Object.entries(toHash(fields)).flat();
+    const updated = await this.redis.eval(
+      UPDATE_STORED,
+      2,
+      `file:${id}`,
+      nameKey(owner, name),
+      member,
+      ...args,
+    );
+    return updated === 1;
   }
 
   /**
@@ -170,12 +237,14 @@ export class FileStore {
    */
   async delete(record: FileRecord): Promise<FileStatus | undefined> {
     const script = `local status = redis.call('HGET', KEYS[1], 'status')
-      redis.call('DEL', KEYS[1]) redis.call('ZREM', KEYS[2], ARGV[1]) return status`;
+      redis.call('DEL', KEYS[1]) redis.call('ZREM', KEYS[2], ARGV[1])
+      redis.call('ZREM', KEYS[3], ARGV[1]) return status`;
     const status = await this.redis.eval(
       script,
-      2,
+      3,
       `file:${record.id}`,
       `files:${record.owner}`,
+      nameKey(record.owner, record.name),
       indexMember(record),
     );
     return (status ?? undefined) as FileStatus | undefined;
@@ -208,16 +277,47 @@ export class FileStore {
     };
   }
 
-  /** The owner's newest `stored` file with exactly this display name. */
+  /**
+   * The owner's newest `stored` file with exactly this display name, from
+   * the name index. An entry whose record is gone or changed (a delete that
+   * raced the index's first build) is dropped as it is met.
+   */
   async findNewestStored(owner: string, name: string): Promise<FileRecord | undefined> {
+    await this.#buildNameIndex(owner);
+    const key = nameKey(owner, name);
+    let before = "+";
+    while (true) {
+      const members = await this.redis.zrevrangebylex(key, before, "-", "LIMIT", 0, 20);
+      for (const member of members) {
+        const record = await this.get(member.slice(16));
+        if (record?.owner === owner && record.name === name && record.status === "stored") {
+          return record;
+        }
+        await this.redis.zrem(key, member);
+      }
+      if (members.length < 20) return undefined;
+      before = `(${members[members.length - 1]}`;
+    }
+  }
+
+  /**
+   * Adds an owner's stored files to the name index once: records written
+   * before the index existed have no entry. Later records are indexed as
+   * they are stored, and `deno task reindex` restores through `create`.
+   */
+  async #buildNameIndex(owner: string): Promise<void> {
+    if (await this.redis.exists(nameIndexBuiltKey(owner))) return;
     let cursor: string | undefined;
     do {
       const page = await this.list(owner, 200, cursor);
-      const match = page.files.find((file) => file.name === name && file.status === "stored");
-      if (match) return match;
+      const pipeline = this.redis.pipeline();
+      for (const file of page.files) {
+        if (file.status === "stored") pipeline.zadd(nameKey(owner, file.name), 0, indexMember(file));
+      }
+      await pipeline.exec();
       cursor = page.next_cursor ?? undefined;
     } while (cursor);
-    return undefined;
+    await this.redis.set(nameIndexBuiltKey(owner), "1");
   }
 
   /** Every record (admin tasks: key rotation). */

@@ -135,7 +135,8 @@ redis.call('SADD', KEYS[3], ARGV[1])
 return 'restored'`;
 
 const USERS_SET = "users";
-const userKey = (id: string) => `user:${id}`;
+/** The Redis key of an account hash (storage/upload_slots.ts reads its quota fields). */
+export const userKey = (id: string) => `user:${id}`;
 const usernameKey = (username: string) => `username:${username}`;
 const sealLabel = (id: string) => `user:${id}`;
 

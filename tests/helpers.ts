@@ -106,6 +106,9 @@ export function testConfig(
     jobLockMs: 30_000,
     jobBackoffMs: 1000,
     cryptoEngine: "auto",
+    bodyIdleSeconds: 60,
+    maxConcurrentUploads: 8,
+    maxFiles: 100_000,
     ...rest,
   };
 }

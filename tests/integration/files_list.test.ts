@@ -43,7 +43,11 @@ async function assertProblem(response: Response, status: number): Promise<void> 
 
 for (const store of STORES) {
   Deno.test(`GET /api/files pages through the caller's files (${store.name})`, async (t) => {
-    await using server = await startTestServer(store.options);
+    // All 25 uploads at once: more than the default per-user limit of 8.
+    await using server = await startTestServer({
+      ...store.options,
+      config: { maxConcurrentUploads: 25 },
+    });
     const [alice, bob] = await Promise.all([signUp(server), signUp(server)]);
     const uploaded = await Promise.all(
       Array.from(
