@@ -7,6 +7,7 @@
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { createApp, createOpsApp } from "./app.ts";
+import { type GuardedServer, serveWithHeaderDeadline } from "./header_deadline.ts";
 import { openServices, type Services } from "./services.ts";
 import { startJanitor } from "./workers/janitor.ts";
 import { startUploadWorker } from "./workers/upload_worker.ts";
@@ -38,9 +39,9 @@ function serve(
   fetch: (request: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>,
 ): AsyncDisposable {
   const { config, log } = services;
-  let server: Deno.HttpServer;
+  let server: GuardedServer;
   try {
-    server = Deno.serve({
+    server = serveWithHeaderDeadline({
       hostname: config.host,
       port,
       onListen: ({ hostname, port }) =>

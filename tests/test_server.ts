@@ -7,6 +7,7 @@
  */
 import type { Config } from "../config.ts";
 import { createApp } from "../app.ts";
+import { serveWithHeaderDeadline } from "../header_deadline.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { startWorkerRole } from "../roles.ts";
 import { openServices, type Services } from "../services.ts";
@@ -28,6 +29,8 @@ export interface TestServerOptions {
   /** Also run the upload worker (and janitor) in this process. */
   worker?: boolean;
   config?: Partial<Config>;
+  /** Shortens the header deadline (default 30 s). */
+  headerDeadlineMs?: number;
 }
 
 /** Starts the API on a free port. */
@@ -41,8 +44,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const log: Logger = createLogger((line) => logs.push(line));
   const services = stack.use(await openServices(config, log));
   if (options.worker) stack.use(await startWorkerRole(services));
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+  // The production listener, header deadline included.
+  const server = serveWithHeaderDeadline(
+    { hostname: "127.0.0.1", port: 0, headerDeadlineMs: options.headerDeadlineMs },
     createApp(services).fetch,
   );
   stack.defer(() => server.shutdown());
