@@ -1,7 +1,8 @@
 /**
  * The public HTTP listener, with the header deadline `Deno.serve` lacks:
  * a connection whose request headers have not all arrived
- * {@linkcode HEADER_DEADLINE_MS} after it opened is closed. Deno 2.9's
+ * {@linkcode HEADER_DEADLINE_MS} after it opened (or after its previous
+ * response) is closed. Deno 2.9's
  * server has no header or idle timeout at all (docs/DEVELOPMENT.md, fact
  * 13: a client trickling one header line every 5 s, or sending nothing, was
  * still connected after 70 s; node:http's `headersTimeout` is ignored too).
@@ -9,15 +10,22 @@
  * So the public port is a small TCP relay in front of `Deno.serve`, which
  * listens on a loopback port of its own:
  *
- * - Each accepted connection is relayed byte for byte (nothing is buffered
- *   or rewritten); the relay only watches for the blank line that ends the
- *   request headers, and closes both sides if it has not come in time.
- * - Every response says `Connection: close`, so a connection carries one
- *   request: an idle keep-alive connection, or a second request trickled on
- *   it, cannot escape the deadline. (HTTP/2 prior knowledge, which the relay
- *   cannot follow, is refused.)
- * - The handler sees the real client address, not the relay's: requests are
- *   matched to their client by the relay's own port on the loopback side.
+ * - Each accepted connection is relayed byte for byte (nothing is parsed,
+ *   buffered or rewritten). The relay's own port on the loopback side names
+ *   the connection to the inner handler, which therefore sees the real
+ *   client address, and tells the relay when a request's headers have been
+ *   read (the handler runs) and when its response has been sent
+ *   (`info.completed`).
+ * - The deadline runs whenever the connection has no request in progress:
+ *   from the moment it opens, and again after each response. So trickled
+ *   headers, a silent connection, a second request trickled on a kept-alive
+ *   connection and an idle kept-alive connection are all closed once it
+ *   passes.
+ * - A response with `Connection: close` ends its connection once sent:
+ *   Deno ignores that header in a response and keeps the connection open.
+ * - After the server closes, the relay lingers briefly, reading and
+ *   dropping what the client still sends, so an early answer (413, 429) to a
+ *   client still sending is not lost to a TCP reset.
  *
  * The upload body has its own limit (routes/idle_body.ts).
  *
@@ -47,13 +55,32 @@ type Handler = (
   info: Deno.ServeHandlerInfo<Deno.NetAddr>,
 ) => Response | Promise<Response>;
 
-const END_OF_HEADERS = [13, 10, 13, 10];
-const HTTP2_PREFACE = new TextEncoder().encode("PRI ");
 const RELAY_BUFFER_BYTES = 256 * 1024;
+
+/**
+ * How long a connection stays open, reading and dropping what the client
+ * still sends, after the server's answer went out. A server that answers
+ * early (413, 429) and closes at once while request bytes are unread makes
+ * the kernel send a reset, and the client may lose the answer.
+ */
+const LINGER_MS = 2000;
 
 /** One relayed connection. */
 interface Relay {
-  headersDone: boolean;
+  /** The client's address, as the handler should see it. */
+  client: Deno.NetAddr;
+  /** Whether no request is in progress (the deadline is running). */
+  idle(): boolean;
+  requestStarted(): void;
+  requestEnded(): void;
+  /** Ends the connection after a response that said `Connection: close`. */
+  finish(): void;
+  /** The server has answered and closed: client bytes are read and dropped. */
+  upstreamDone: boolean;
+  /** The client has finished sending. */
+  clientDone: boolean;
+  /** Client bytes are no longer passed on (the connection is closing). */
+  clientIgnored: boolean;
   close(): void;
 }
 
@@ -72,15 +99,20 @@ export function serveWithHeaderDeadline(
 ): GuardedServer {
   const deadlineMs = options.headerDeadlineMs ?? HEADER_DEADLINE_MS;
   const listener = Deno.listen({ hostname: options.hostname, port: options.port });
-  /** Client address by the relay's local port towards the inner server. */
-  const clients = new Map<number, Deno.NetAddr>();
+  /** Relays by their local port towards the inner server. */
+  const byPort = new Map<number, Relay>();
   const relays = new Set<Relay>();
   let inner: Deno.HttpServer<Deno.NetAddr>;
   try {
     inner = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request, info) => {
-      const client = clients.get(info.remoteAddr.port);
-      const response = await handler(request, client ? { ...info, remoteAddr: client } : info);
-      return oneRequestPerConnection(response);
+      const relay = byPort.get(info.remoteAddr.port);
+      if (!relay) return await handler(request, info); // a local process that bypassed the relay
+      relay.requestStarted();
+      let closing = false;
+      info.completed.catch(() => {}).finally(() => closing ? relay.finish() : relay.requestEnded());
+      const response = await handler(request, { remoteAddr: relay.client, completed: info.completed });
+      closing = response.headers.get("connection")?.toLowerCase() === "close";
+      return response;
     });
   } catch (error) {
     listener.close();
@@ -88,31 +120,52 @@ export function serveWithHeaderDeadline(
   }
   const relayOne = async (conn: Deno.TcpConn) => {
     let upstream: Deno.TcpConn | undefined;
+    let linger: ReturnType<typeof setTimeout> | undefined;
+    let deadline: ReturnType<typeof setTimeout> | undefined;
+    let inProgress = 0;
     const relay: Relay = {
-      headersDone: false,
+      client: conn.remoteAddr,
+      upstreamDone: false,
+      clientDone: false,
+      clientIgnored: false,
+      idle: () => inProgress === 0,
+      requestStarted() {
+        inProgress++;
+        clearTimeout(deadline);
+      },
+      requestEnded() {
+        if (--inProgress === 0) deadline = setTimeout(() => relay.close(), deadlineMs);
+      },
+      finish() {
+        // The answer has left the server but may still be in the relay: stop
+        // passing client bytes on and half-close, so the server closes its
+        // side once idle; copyToClient then drains the answer and lingers.
+        relay.clientIgnored = true;
+        upstream?.closeWrite().catch(() => relay.close());
+      },
       close() {
+        clearTimeout(linger);
+        clearTimeout(deadline);
         closeQuietly(conn);
         if (upstream) closeQuietly(upstream);
       },
     };
     relays.add(relay);
-    const timer = setTimeout(() => relay.headersDone || relay.close(), deadlineMs);
+    deadline = setTimeout(() => relay.close(), deadlineMs);
     try {
       upstream = await Deno.connect({ hostname: "127.0.0.1", port: inner.addr.port });
       const port = upstream.localAddr.port;
-      clients.set(port, conn.remoteAddr);
-      const watch = headerWatcher(() => {
-        relay.headersDone = true;
-        clearTimeout(timer);
-      }, () => relay.close());
+      byPort.set(port, relay);
+      const toServer = upstream;
       await Promise.all([
-        pump(conn, upstream, watch, () => upstream!.closeWrite().catch(() => relay.close())),
-        pump(upstream, conn, undefined, () => relay.close()),
-      ]).finally(() => clients.delete(port));
+        copyFromClient(conn, toServer, relay),
+        copyToClient(toServer, conn, relay, () => {
+          linger = setTimeout(() => relay.close(), LINGER_MS);
+        }),
+      ]).finally(() => byPort.delete(port));
     } catch {
       // the inner server is shutting down, or a side went away
     } finally {
-      clearTimeout(timer);
       relay.close();
       relays.delete(relay);
     }
@@ -136,7 +189,7 @@ export function serveWithHeaderDeadline(
     stopped ??= (async () => {
       closeQuietly(listener);
       await accepting;
-      for (const relay of relays) if (!relay.headersDone) relay.close();
+      for (const relay of relays) if (relay.idle()) relay.close();
       await inner.shutdown();
       for (const relay of relays) relay.close();
       await Promise.allSettled([...tasks]);
@@ -146,72 +199,59 @@ export function serveWithHeaderDeadline(
   return { addr, shutdown, [Symbol.asyncDispose]: shutdown };
 }
 
-/** Marks the response so the server closes the connection after it. */
-function oneRequestPerConnection(response: Response): Response {
-  try {
-    response.headers.set("Connection", "close");
-    return response;
-  } catch {
-    // immutable headers (e.g. Response.redirect): copy them
-    const headers = new Headers(response.headers);
-    headers.set("Connection", "close");
-    return new Response(response.body, {
-      status: response.status,
-      statusText: response.statusText,
-      headers,
-    });
-  }
-}
-
 /**
- * Watches client bytes for the end of the request headers; calls `onDone`
- * once it passes, or `onRefused` for an HTTP/2 preface.
+ * Relays client bytes to the server. Once the server is done, later bytes
+ * are read and dropped (lingering close); the client's end of sending is
+ * passed on as a half-close.
  */
-function headerWatcher(onDone: () => void, onRefused: () => void): (chunk: Uint8Array) => void {
-  let matched = 0;
-  let prefaceMatched = 0; // -1 once the first bytes are not an HTTP/2 preface
-  let done = false;
-  return (chunk) => {
-    if (done) return;
-    for (const byte of chunk) {
-      if (prefaceMatched >= 0 && prefaceMatched < HTTP2_PREFACE.length) {
-        prefaceMatched = byte === HTTP2_PREFACE[prefaceMatched] ? prefaceMatched + 1 : -1;
-        if (prefaceMatched === HTTP2_PREFACE.length) {
-          done = true;
-          onRefused();
-          return;
-        }
-      }
-      matched = byte === END_OF_HEADERS[matched] ? matched + 1 : byte === 13 ? 1 : 0;
-      if (matched === END_OF_HEADERS.length) {
-        done = true;
-        onDone();
-        return;
-      }
-    }
-  };
-}
-
-/** Copies `from` to `to` until `from` ends or either side fails, then calls `onEnd`. */
-async function pump(
-  from: Deno.Conn,
-  to: Deno.Conn,
-  onChunk: ((chunk: Uint8Array) => void) | undefined,
-  onEnd: () => void,
+async function copyFromClient(
+  client: Deno.Conn,
+  server: Deno.TcpConn,
+  relay: Relay,
 ): Promise<void> {
   const buffer = new Uint8Array(RELAY_BUFFER_BYTES);
   try {
     while (true) {
-      const read = await from.read(buffer);
+      const read = await client.read(buffer);
       if (read === null) break;
-      const chunk = buffer.subarray(0, read);
-      onChunk?.(chunk);
-      for (let written = 0; written < read;) written += await to.write(chunk.subarray(written));
+      if (relay.upstreamDone || relay.clientIgnored) continue;
+      await writeAll(server, buffer.subarray(0, read)).catch(() => {});
     }
   } catch {
-    // a side went away: onEnd closes the rest
+    // the client went away
+    relay.close();
+    return;
   }
-  onEnd();
+  relay.clientDone = true;
+  if (relay.upstreamDone) relay.close();
+  else if (!relay.clientIgnored) await server.closeWrite().catch(() => relay.close());
+}
+
+/** Relays the server's bytes to the client; when they end, half-closes the client side. */
+async function copyToClient(
+  server: Deno.Conn,
+  client: Deno.TcpConn,
+  relay: Relay,
+  onLinger: () => void,
+): Promise<void> {
+  const buffer = new Uint8Array(RELAY_BUFFER_BYTES);
+  try {
+    while (true) {
+      const read = await server.read(buffer);
+      if (read === null) break;
+      await writeAll(client, buffer.subarray(0, read));
+    }
+  } catch {
+    relay.close();
+    return;
+  }
+  relay.upstreamDone = true;
+  if (relay.clientDone) relay.close();
+  else await client.closeWrite().then(onLinger, () => relay.close());
+}
+
+async function writeAll(to: Deno.Conn, chunk: Uint8Array): Promise<void> {
+  for (let written = 0; written < chunk.length;) written += await to.write(chunk.subarray(written));
 }
 
 function closeQuietly(resource: { close(): void }): void {
