@@ -62,7 +62,12 @@ export class LocalObjectStore implements ObjectStore {
   ): Promise<number> {
     const path = this.#pathOf(key);
     const { metadata, signal } = options;
-    const temp = `${this.root}/${TMP_DIR}/${encodeKey(key)}.${crypto.randomUUID()}`;
+    const encoded = encodeKey(key);
+    // Like S3's put, which aborts unfinished uploads at the key first: a put
+    // killed mid-way (SIGKILL, power loss) left its temp file; the redo of
+    // that put is what removes it, so a redone job leaves one object only.
+    if (encoded !== "~") await this.#removeTempFilesOf(encoded);
+    const temp = `${this.root}/${TMP_DIR}/${encoded}.${crypto.randomUUID()}`;
     try {
       const size = await writeStreamToFile(`${temp}.data`, body, { signal });
       await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
@@ -174,6 +179,16 @@ export class LocalObjectStore implements ObjectStore {
       if (await removeIfPresent(`${tmp}/${entry.name}`) && kind === "data") aborted++;
     }
     return aborted;
+  }
+
+  /** Removes every temp file of earlier puts to the key encoded as `encoded`. */
+  async #removeTempFilesOf(encoded: string): Promise<void> {
+    const tmp = `${this.root}/${TMP_DIR}`;
+    for await (const entry of Deno.readDir(tmp)) {
+      if (entry.isFile && entry.name.startsWith(`${encoded}.`)) {
+        await removeIfPresent(`${tmp}/${entry.name}`);
+      }
+    }
   }
 
   async ping(): Promise<void> {

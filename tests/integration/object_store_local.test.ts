@@ -47,3 +47,44 @@ Deno.test("LocalObjectStore get() streams only the requested range of a large ob
   for (let r = await reader.read(); !r.done; r = await reader.read()) chunks.push(r.value);
   assert.deepEqual(chunks, [bytes.slice(1_000_000, 1_000_010)]);
 });
+
+Deno.test("LocalObjectStore put() of a key removes what a put of it killed with SIGKILL left in .tmp", async () => {
+  await using fixture = await localFixture();
+  const { store, root } = fixture;
+  // A process that starts putting the key, writes 1 MiB and never finishes, then is killed.
+  const script = `
+    import { LocalObjectStore } from ${JSON.stringify(new URL("../../storage/local_store.ts", import.meta.url).href)};
+    const store = await LocalObjectStore.create(${JSON.stringify(root)});
+    const stream = new ReadableStream({
+      start(controller) { controller.enqueue(new Uint8Array(1024 * 1024)); console.log("writing"); },
+    });
+    setInterval(() => {}, 1000); // stay alive while the put waits for more bytes
+    await store.put("files/u1/f1", stream);`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", script],
+    env: { RUST_BACKTRACE: "0", NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  assert.match(new TextDecoder().decode((await reader.read()).value), /writing/);
+  reader.releaseLock();
+  let tempFiles: string[] = [];
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    tempFiles = (await Array.fromAsync(Deno.readDir(`${root}/.tmp`))).map((entry) => entry.name);
+    const sizes = await Promise.all(tempFiles.map((name) => Deno.stat(`${root}/.tmp/${name}`)));
+    if (sizes.some((info) => info.size === 1024 * 1024)) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  child.kill("SIGKILL");
+  assert.equal((await child.status).signal, "SIGKILL");
+  await child.stdout.cancel().catch(() => {});
+  assert.equal(tempFiles.length, 1, "the killed put left its partial file");
+
+  const bytes = randomBytes(1000);
+  assert.equal(await store.put("files/u1/f1", streamOf(bytes)), bytes.length);
+  assert.deepEqual(await Array.fromAsync(Deno.readDir(`${root}/.tmp`)), [], "nothing is left in .tmp");
+  assert.deepEqual((await Array.fromAsync(store.list(""))).map((o) => o.key), ["files/u1/f1"]);
+});
