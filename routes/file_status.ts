@@ -24,6 +24,8 @@ import { FileIdParam, FileStatusSchema } from "./schemas.ts";
 export interface FileStatusView {
   status: FileRecord["status"];
   progress: { bytes_done: number; bytes_total: number; percent: number };
+  /** Set from the second attempt on (a retry after a failure or a worker crash). */
+  attempt?: number;
   error?: string;
 }
 
@@ -58,17 +60,21 @@ function tokenWatch(revocations: Revocations, user: AuthUser) {
 
 async function statusOf(services: Services, record: FileRecord): Promise<FileStatusView> {
   let done = record.status === "stored" ? record.size : 0;
-  if (record.status === "encrypting" || record.status === "queued") {
+  // Only a running attempt has progress: a `queued` file (first or next
+  // attempt) has none, so a retry starts from 0 openly, not while `encrypting`.
+  if (record.status === "encrypting") {
     const job = await services.queue.getJob(record.id);
     const progress = job?.progress as UploadProgress | undefined;
     if (typeof progress?.bytes_done === "number") done = Math.min(progress.bytes_done, record.size);
   }
+  const pending = record.status === "queued" || record.status === "encrypting";
   const percent = record.size === 0
     ? (record.status === "stored" ? 100 : 0)
     : Math.floor((done / record.size) * 1000) / 10;
   return {
     status: record.status,
     progress: { bytes_done: done, bytes_total: record.size, percent },
+    ...(pending && (record.attempt ?? 1) > 1 ? { attempt: record.attempt } : {}),
     ...(record.error && record.status === "failed" ? { error: record.error } : {}),
   };
 }

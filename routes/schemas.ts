@@ -16,6 +16,7 @@ export const FileRecordSchema = z.object({
   ciphertext_size: z.number().int().optional(),
   sha256: z.string().optional().openapi({ description: "SHA-256 of the plaintext, hex" }),
   error: z.string().optional(),
+  attempt: z.number().int().optional(),
 }).openapi("FileRecord");
 
 /** Upload and storage progress of a file. */
@@ -25,6 +26,9 @@ export const FileStatusSchema = z.object({
     bytes_done: z.number().int(),
     bytes_total: z.number().int(),
     percent: z.number(),
+  }),
+  attempt: z.number().int().optional().openapi({
+    description: "The attempt queued or running, from the second on (a retry)",
   }),
   error: z.string().optional(),
 }).openapi("FileStatus");

@@ -23,7 +23,7 @@ const STATUS_LABELS = {
 /**
  * @typedef {{id: string, name: string, size: number, status: string, created_at: string,
  *   error?: string}} FileRecord
- * @typedef {{status: string, progress: {percent: number}, error?: string}} StatusView
+ * @typedef {{status: string, progress: {percent: number}, attempt?: number, error?: string}} StatusView
  */
 
 /**
@@ -54,7 +54,10 @@ export function createFileList({ list, empty, error, loadMore, notify, onChange 
 
   function statusText(view) {
     const label = STATUS_LABELS[view.status] ?? view.status;
-    return view.status === "encrypting" ? `${label} ${Math.floor(view.progress.percent)}%` : label;
+    const retry = view.attempt ? ` (attempt ${view.attempt})` : "";
+    return view.status === "encrypting"
+      ? `${label} ${Math.floor(view.progress.percent)}%${retry}`
+      : `${label}${retry}`;
   }
 
   /** Applies a status to a row: badge, data-status, which actions are possible. */

@@ -29,6 +29,11 @@ export interface FileRecord {
   ciphertext_size?: number;
   sha256?: string;
   error?: string;
+  /**
+   * The upload attempt running (`encrypting`) or next to run (`queued`):
+   * above 1 after a failed or interrupted attempt.
+   */
+  attempt?: number;
   /** Key id of the master key that wraps the DEK. */
   kid: string;
   /** The wrapped data key, base64. Removed first on delete (crypto-shredding). */
@@ -44,7 +49,7 @@ export interface FilePage {
   next_cursor: string | null;
 }
 
-const NUMERIC = new Set(["size", "ciphertext_size"]);
+const NUMERIC = new Set(["size", "ciphertext_size", "attempt"]);
 
 function fromHash(hash: Record<string, string>): FileRecord | undefined {
   if (!hash.id) return undefined;
@@ -227,6 +232,23 @@ export class FileStore {
       if status ~= 'queued' and status ~= 'encrypting' then return 0 end
       redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[1]) return 1`;
     return (await this.redis.eval(script, 1, `file:${id}`, reason)) === 1;
+  }
+
+  /**
+   * Puts a file whose attempt was interrupted (its worker died: the job
+   * stalled) back to `queued` with the next attempt number — only if that
+   * attempt is still the one the record shows, so a worker that has already
+   * taken the job up again is not overwritten.
+   *
+   * @param attempt The number of the attempt that was interrupted.
+   * @returns True if the record was changed.
+   */
+  async requeueInterrupted(id: string, attempt: number, reason: string): Promise<boolean> {
+    const script = `if redis.call('HGET', KEYS[1], 'status') ~= 'encrypting' then return 0 end
+      if tonumber(redis.call('HGET', KEYS[1], 'attempt') or '1') ~= tonumber(ARGV[1]) then return 0 end
+      redis.call('HSET', KEYS[1], 'status', 'queued', 'attempt', ARGV[1] + 1, 'error', ARGV[2])
+      return 1`;
+    return (await this.redis.eval(script, 1, `file:${id}`, attempt, reason)) === 1;
   }
 
   /**

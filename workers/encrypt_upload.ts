@@ -123,6 +123,14 @@ async function encryptAndStore(
   return { ciphertext_size: stored };
 }
 
+/**
+ * The number of this attempt, counting attempts whose worker died: BullMQ
+ * counts those in `stalledCounter`, not in `attemptsMade`.
+ */
+export function attemptOf(job: Job): number {
+  return job.attemptsMade + (job.stalledCounter ?? 0) + 1;
+}
+
 function isFinalAttempt(job: Job, error: unknown): boolean {
   return error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 }
@@ -185,13 +193,10 @@ export async function processUpload(
     throw new UnrecoverableError(record.error ?? "The upload failed");
   }
   const started = performance.now();
-  deps.log.info("job.started", {
-    file_id: fileId,
-    attempt: job.attemptsMade + 1,
-    bytes: record.size,
-  });
+  const attempt = attemptOf(job);
+  deps.log.info("job.started", { file_id: fileId, attempt, bytes: record.size });
   try {
-    await deps.files.update(fileId, { status: "encrypting" });
+    await deps.files.update(fileId, { status: "encrypting", attempt });
     const result = await encryptAndStore(job, record, deps);
     const ms = performance.now() - started;
     deps.log.info("job.stored", { file_id: fileId, bytes: record.size, ms: Math.round(ms) });
@@ -202,13 +207,12 @@ export async function processUpload(
   } catch (error) {
     const reason = reasonOf(error);
     const cause = error instanceof Error ? error.name : "unknown";
-    const attempt = job.attemptsMade + 1;
     if (isFinalAttempt(job, error)) {
       deps.log.error("job.failed", { file_id: fileId, attempt, reason, cause });
       await failUpload(deps, job.data, reason);
     } else {
       deps.log.warn("job.retry", { file_id: fileId, attempt, reason, cause });
-      await deps.files.update(fileId, { status: "queued", error: reason });
+      await deps.files.update(fileId, { status: "queued", error: reason, attempt: attempt + 1 });
     }
     throw error;
   }

@@ -239,6 +239,54 @@ for (const { name, ignore, start } of SERVERS) {
   });
 }
 
+interface StatusView {
+  status: string;
+  progress: { bytes_done: number };
+  attempt?: number;
+}
+
+/** Polls a file's status until stopped; returns every distinct view seen. */
+function watchStatus(server: TestServer, user: { headers: Record<string, string> }, id: string) {
+  const views: StatusView[] = [];
+  let running = true;
+  const polling = (async () => {
+    while (running) {
+      const response = await fetch(`${server.url}/api/files/${id}/status`, { headers: user.headers });
+      const view = await response.json() as StatusView;
+      if (JSON.stringify(view) !== JSON.stringify(views.at(-1))) views.push(view);
+      if (view.status === "stored" || view.status === "failed") break;
+      await sleep(20);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await polling;
+      return views;
+    },
+  };
+}
+
+/**
+ * The retry is visible: attempt 2 shows in the status, and within one
+ * attempt an `encrypting` file's progress never runs backwards.
+ */
+function assertHonestRetry(views: StatusView[]): void {
+  const trace = JSON.stringify(views);
+  assert.ok(views.some((view) => view.attempt === 2), `no view shows attempt 2: ${trace}`);
+  for (let i = 1; i < views.length; i++) {
+    const [before, after] = [views[i - 1], views[i]];
+    if (before.status === "encrypting" && after.status === "encrypting") {
+      if ((before.attempt ?? 1) === (after.attempt ?? 1)) {
+        assert.ok(
+          after.progress.bytes_done >= before.progress.bytes_done,
+          `progress ran backwards within one attempt: ${trace}`,
+        );
+      }
+    }
+  }
+}
+
 async function killWorkerMidUpload(startServer: () => Promise<S3Server>): Promise<void> {
   await using s3 = await startServer();
   await using server = await startTestServer({
@@ -279,6 +327,7 @@ async function killWorkerMidUpload(startServer: () => Promise<S3Server>): Promis
   assert.equal(await store.head(key), undefined, "no object was completed");
 
   await using second = spawnWorker(server, s3.settings.endpoint!);
+  const views = watchStatus(server, user, record.id);
   let final;
   try {
     final = await waitForFile(server, user, record.id, 45_000);
@@ -287,6 +336,11 @@ async function killWorkerMidUpload(startServer: () => Promise<S3Server>): Promis
     throw new Error(`${error}\nworker output:\n${await second.output}`);
   }
   assert.equal(final.status, "stored", JSON.stringify(final));
+  assertHonestRetry(await views.stop());
+  second.child.kill("SIGTERM");
+  const started = (await second.output).split("\n").filter((line) => line.includes('"job.started"'));
+  assert.equal(started.length, 1, started.join("\n"));
+  assert.equal(JSON.parse(started[0]).attempt, 2, "the redone attempt is counted as the second");
 
   const download = await fetch(`${server.url}/api/files/${record.id}/content`, {
     headers: user.headers,
