@@ -38,7 +38,6 @@ export function cutWhenIdle(
           const error = new CofferError(
             "REQUEST_TIMEOUT",
             `The upload sent nothing for ${seconds} s`,
-            { headers: { Connection: "close" } },
           );
           reader.cancel(error).catch(() => {});
           controller.error(error);

@@ -207,6 +207,17 @@ export async function acceptUploadRequest(
   c: Context<AppEnv>,
   services: Services,
 ): Promise<Response> {
+  try {
+    return await acceptUpload(c, services);
+  } catch (error) {
+    // A refusal may come before the body is read: end the connection after
+    // the answer rather than keep a client sending what nobody reads.
+    if (error instanceof CofferError) error.headers.Connection = "close";
+    throw error;
+  }
+}
+
+async function acceptUpload(c: Context<AppEnv>, services: Services): Promise<Response> {
   const { config, uploadSlots } = services;
   const user = c.get("user");
   const request = c.req.raw;

@@ -1,7 +1,7 @@
 /**
  * A bare HTTP/1.1 client over TCP for tests that need control `fetch` does
  * not give: trickling header lines, pausing a body, hanging up mid-body.
- * Coffer answers every request with `Connection: close`, so a response is
+ * The requests it builds say `Connection: close`, so a response is
  * everything read until the server closes.
  */
 import type { TestServer, TestUser } from "../test_server.ts";
@@ -77,7 +77,7 @@ export async function connectRaw(server: TestServer): Promise<RawConnection> {
 /** The head of a raw-body upload of `length` bytes (`POST /api/files?name=`). */
 export function rawUploadHead(user: TestUser, length: number, name = "slow.bin"): string {
   return `POST /api/files?name=${encodeURIComponent(name)} HTTP/1.1\r\n` +
-    `Host: 127.0.0.1\r\nAuthorization: Bearer ${user.token}\r\n` +
+    `Host: 127.0.0.1\r\nConnection: close\r\nAuthorization: Bearer ${user.token}\r\n` +
     `Content-Type: application/octet-stream\r\nContent-Length: ${length}\r\n\r\n`;
 }
 
@@ -98,7 +98,7 @@ export function multipartUpload(
   body.set(before);
   body.set(bytes, before.length);
   body.set(after, before.length + bytes.length);
-  const head = `POST /api/files HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+  const head = `POST /api/files HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n` +
     `Authorization: Bearer ${user.token}\r\n` +
     `Content-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${body.length}\r\n\r\n`;
   return { head, body };
