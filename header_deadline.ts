@@ -4,7 +4,7 @@
  * {@linkcode HEADER_DEADLINE_MS} after it opened (or after its previous
  * response) is closed. Deno 2.9's
  * server has no header or idle timeout at all (docs/DEVELOPMENT.md, fact
- * 13: a client trickling one header line every 5 s, or sending nothing, was
+ * 14: a client trickling one header line every 5 s, or sending nothing, was
  * still connected after 70 s; node:http's `headersTimeout` is ignored too).
  *
  * So the public port is a small TCP relay in front of `Deno.serve`, which
@@ -110,7 +110,10 @@ export function serveWithHeaderDeadline(
       relay.requestStarted();
       let closing = false;
       info.completed.catch(() => {}).finally(() => closing ? relay.finish() : relay.requestEnded());
-      const response = await handler(request, { remoteAddr: relay.client, completed: info.completed });
+      const response = await handler(request, {
+        remoteAddr: relay.client,
+        completed: info.completed,
+      });
       closing = response.headers.get("connection")?.toLowerCase() === "close";
       return response;
     });

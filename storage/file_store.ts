@@ -334,7 +334,9 @@ export class FileStore {
       const page = await this.list(owner, 200, cursor);
       const pipeline = this.redis.pipeline();
       for (const file of page.files) {
-        if (file.status === "stored") pipeline.zadd(nameKey(owner, file.name), 0, indexMember(file));
+        if (file.status === "stored") {
+          pipeline.zadd(nameKey(owner, file.name), 0, indexMember(file));
+        }
       }
       await pipeline.exec();
       cursor = page.next_cursor ?? undefined;

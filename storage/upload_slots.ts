@@ -106,7 +106,8 @@ if live(now, ARGV[1]) then keep(now, ARGV[1], tonumber(ARGV[2])) end
 return 1`;
 
 // KEYS: slots, reserved. ARGV: slot.
-const RELEASE = `redis.call('ZREM', KEYS[1], ARGV[1]) redis.call('HDEL', KEYS[2], ARGV[1]) return 1`;
+const RELEASE =
+  `redis.call('ZREM', KEYS[1], ARGV[1]) redis.call('HDEL', KEYS[2], ARGV[1]) return 1`;
 
 /** Why a reservation was refused. */
 export type ReserveRefusal = "over-quota" | "slot-expired" | "no-user";
@@ -155,7 +156,15 @@ export class UploadSlots {
   async acquire(userId: string): Promise<UploadSlot | undefined> {
     const keys = slotKeys(userId);
     const id = newId();
-    const opened = await this.redis.eval(ACQUIRE, 2, keys[0], keys[1], id, this.options.limit, this.#ttlMs);
+    const opened = await this.redis.eval(
+      ACQUIRE,
+      2,
+      keys[0],
+      keys[1],
+      id,
+      this.options.limit,
+      this.#ttlMs,
+    );
     return opened === 1 ? new UploadSlot(this.redis, keys, id, this.#ttlMs) : undefined;
   }
 

@@ -80,7 +80,9 @@ Deno.test("serveWithHeaderDeadline() hands the handler the client's address, not
   );
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
   try {
-    await conn.write(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    await conn.write(
+      new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+    );
     const text = new TextDecoder().decode(await new Response(conn.readable).bytes());
     const body = text.slice(text.indexOf("\r\n\r\n") + 4);
     assert.equal(body, `127.0.0.1:${conn.localAddr.port}`);

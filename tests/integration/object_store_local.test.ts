@@ -53,7 +53,9 @@ Deno.test("LocalObjectStore put() of a key removes what a put of it killed with 
   const { store, root } = fixture;
   // A process that starts putting the key, writes 1 MiB and never finishes, then is killed.
   const script = `
-    import { LocalObjectStore } from ${JSON.stringify(new URL("../../storage/local_store.ts", import.meta.url).href)};
+    import { LocalObjectStore } from ${
+    JSON.stringify(new URL("../../storage/local_store.ts", import.meta.url).href)
+  };
     const store = await LocalObjectStore.create(${JSON.stringify(root)});
     const stream = new ReadableStream({
       start(controller) { controller.enqueue(new Uint8Array(1024 * 1024)); console.log("writing"); },
@@ -85,6 +87,10 @@ Deno.test("LocalObjectStore put() of a key removes what a put of it killed with 
 
   const bytes = randomBytes(1000);
   assert.equal(await store.put("files/u1/f1", streamOf(bytes)), bytes.length);
-  assert.deepEqual(await Array.fromAsync(Deno.readDir(`${root}/.tmp`)), [], "nothing is left in .tmp");
+  assert.deepEqual(
+    await Array.fromAsync(Deno.readDir(`${root}/.tmp`)),
+    [],
+    "nothing is left in .tmp",
+  );
   assert.deepEqual((await Array.fromAsync(store.list(""))).map((o) => o.key), ["files/u1/f1"]);
 });

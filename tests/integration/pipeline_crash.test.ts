@@ -251,7 +251,9 @@ function watchStatus(server: TestServer, user: { headers: Record<string, string>
   let running = true;
   const polling = (async () => {
     while (running) {
-      const response = await fetch(`${server.url}/api/files/${id}/status`, { headers: user.headers });
+      const response = await fetch(`${server.url}/api/files/${id}/status`, {
+        headers: user.headers,
+      });
       const view = await response.json() as StatusView;
       if (JSON.stringify(view) !== JSON.stringify(views.at(-1))) views.push(view);
       if (view.status === "stored" || view.status === "failed") break;
@@ -338,7 +340,9 @@ async function killWorkerMidUpload(startServer: () => Promise<S3Server>): Promis
   assert.equal(final.status, "stored", JSON.stringify(final));
   assertHonestRetry(await views.stop());
   second.child.kill("SIGTERM");
-  const started = (await second.output).split("\n").filter((line) => line.includes('"job.started"'));
+  const started = (await second.output).split("\n").filter((line) =>
+    line.includes('"job.started"')
+  );
   assert.equal(started.length, 1, started.join("\n"));
   assert.equal(JSON.parse(started[0]).attempt, 2, "the redone attempt is counted as the second");
 
