@@ -16,7 +16,6 @@ export const FileRecordSchema = z.object({
   ciphertext_size: z.number().int().optional(),
   sha256: z.string().optional().openapi({ description: "SHA-256 of the plaintext, hex" }),
   error: z.string().optional(),
-  attempt: z.number().int().optional(),
 }).openapi("FileRecord");
 
 /** Upload and storage progress of a file. */

@@ -40,8 +40,11 @@ export interface FileRecord {
   wrapped_dek?: string;
 }
 
-/** The record as the API shows it: no key material, no owner. */
-export type PublicFileRecord = Omit<FileRecord, "owner" | "kid" | "wrapped_dek">;
+/**
+ * The record as the API shows it: no key material, no owner, and no attempt
+ * (the status shows a retry; a stored file's history is not part of it).
+ */
+export type PublicFileRecord = Omit<FileRecord, "owner" | "kid" | "wrapped_dek" | "attempt">;
 
 /** One page of a listing. */
 export interface FilePage {
@@ -68,7 +71,7 @@ function toHash(fields: Partial<FileRecord>): Record<string, string> {
 
 /** Strips internal fields from a record for API responses. */
 export function publicRecord(record: FileRecord): PublicFileRecord {
-  const { owner: _owner, kid: _kid, wrapped_dek: _dek, ...visible } = record;
+  const { owner: _owner, kid: _kid, wrapped_dek: _dek, attempt: _attempt, ...visible } = record;
   return visible;
 }
 

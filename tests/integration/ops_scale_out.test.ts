@@ -126,6 +126,8 @@ Deno.test("2 API and 2 worker processes share Redis, bucket, staging and keys: e
     COFFER_MASTER_KEYS: `k1:${randomKeyBase64()}`,
     COFFER_JWT_SECRET: randomKeyBase64(),
     COFFER_WORKER_CONCURRENCY: "1",
+    // All twenty uploads of one user at once: more than the default per-user limit of 8.
+    COFFER_MAX_CONCURRENT_UPLOADS: String(FILES),
   };
   for (const name of ["HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
     const value = Deno.env.get(name);
