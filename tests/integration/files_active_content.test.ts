@@ -37,7 +37,11 @@ function assertFileHeaders(response: Response, type: string, what: string) {
 }
 
 Deno.test("file responses serve active types as octet-stream, with CORP and a sandbox CSP", async (t) => {
-  await using server = await startTestServer({ worker: true });
+  // Every type uploaded at once: more than the default per-user limit of 8.
+  await using server = await startTestServer({
+    worker: true,
+    config: { maxConcurrentUploads: SERVED_TYPES.length },
+  });
   const user = await signUp(server);
   const bytes = randomBytes(20_000); // two chunks, so a range covers part of the file
   const records = await Promise.all(
