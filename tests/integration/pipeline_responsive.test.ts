@@ -11,7 +11,7 @@ import { sleep, uploadAccepted } from "./_pipeline.ts";
 const MIB = 1024 * 1024;
 const SIZE = 256 * MIB;
 const BOUND_MS = 100;
-const SLACK = 2.5;
+const SLACK = 5; // a loaded 2-core CI machine; a starved loop waits for the whole file
 
 Deno.test("/healthz answers within 100 ms while the worker encrypts a 256 MiB file", async () => {
   await using server = await startTestServer({
