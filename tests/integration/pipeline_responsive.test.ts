@@ -1,8 +1,12 @@
 /**
  * The OpenSSL engine is synchronous, so a big encryption could starve every
  * other request of the process. While the worker (in the API's own process)
- * encrypts a 256 MiB file, `/healthz` must keep answering quickly. The bound
- * is 100 ms with slack for a loaded CI machine; the figures go to the log.
+ * encrypts a 256 MiB file, `/healthz` must keep answering quickly: nine in
+ * ten answers within 100 ms with 2.5x slack, and none waits for the whole
+ * file. A single answer can still be late when other test files load both
+ * cores (431 ms once, against a 9 ms median), so the worst case only has a
+ * loose bound; the figures go to the log. tests/unit/crypto/engines.test.ts
+ * is the sharp test of the engine's pacing.
  */
 import assert from "node:assert/strict";
 import { signUp, startTestServer } from "../test_server.ts";
@@ -11,7 +15,8 @@ import { sleep, uploadAccepted } from "./_pipeline.ts";
 const MIB = 1024 * 1024;
 const SIZE = 256 * MIB;
 const BOUND_MS = 100;
-const SLACK = 5; // a loaded 2-core CI machine; a starved loop waits for the whole file
+const SLACK = 2.5;
+const WORST_MS = 1500;
 
 Deno.test("/healthz answers within 100 ms while the worker encrypts a 256 MiB file", async () => {
   await using server = await startTestServer({
@@ -39,10 +44,13 @@ Deno.test("/healthz answers within 100 ms while the worker encrypts a 256 MiB fi
   }
   latencies.sort((a, b) => a - b);
   const worst = latencies.at(-1) ?? 0;
+  const p90 = latencies[Math.floor(latencies.length * 0.9)] ?? 0;
   console.log(
     `/healthz during a 256 MiB encryption: ${latencies.length} samples, median ` +
-      `${latencies[latencies.length >> 1]?.toFixed(1)} ms, worst ${worst.toFixed(1)} ms`,
+      `${latencies[latencies.length >> 1]?.toFixed(1)} ms, p90 ${p90.toFixed(1)} ms, ` +
+      `worst ${worst.toFixed(1)} ms`,
   );
-  assert.ok(latencies.length >= 3, `only ${latencies.length} samples while encrypting`);
-  assert.ok(worst < BOUND_MS * SLACK, `/healthz took ${worst.toFixed(1)} ms`);
+  assert.ok(latencies.length >= 5, `only ${latencies.length} samples while encrypting`);
+  assert.ok(p90 < BOUND_MS * SLACK, `/healthz p90 ${p90.toFixed(1)} ms`);
+  assert.ok(worst < WORST_MS, `/healthz took ${worst.toFixed(1)} ms`);
 });
