@@ -28,6 +28,13 @@ export interface DecryptStreamOptions {
   concurrency?: number;
   /** The AES-GCM engine (default: WebCrypto). */
   engine?: CryptoEngine;
+  /**
+   * The writer gives up every chunk it writes: the stream may decrypt into
+   * it and emit views of it, which saves an allocation per batch with the
+   * OpenSSL engine. Set it only for buffers nothing else reads afterwards
+   * (e.g. fresh file reads); default false.
+   */
+  ownsInput?: boolean;
 }
 
 /**
@@ -50,7 +57,7 @@ export interface DecryptStreamOptions {
  *
  * @param key The 32-byte input key. Copied on call.
  * @param context The context the ciphertext was encrypted with. Copied on call.
- * @param options Concurrency and engine.
+ * @param options Concurrency, engine, and whether written chunks are handed over.
  * @returns A `TransformStream` from ciphertext bytes to plaintext bytes.
  * @throws {TypeError} if the key is not 32 bytes or the context not a
  *   Uint8Array. The stream errors with {@linkcode DecryptionError} on a
@@ -78,6 +85,7 @@ export function decryptStream(
   const contextCopy = context.slice();
   const concurrency = checkConcurrency(options.concurrency);
   const engine = options.engine ?? webCryptoEngine;
+  const ownsInput = options.ownsInput ?? false;
 
   let inFlight: ChunkWindow;
   const header = new Uint8Array(HEADER_SIZE);
@@ -102,15 +110,21 @@ export function decryptStream(
     return derived;
   }
 
-  // Engines read `ciphertext` before returning, so callers may reuse it.
-  function submit(messageKeys: MessageKeys, ciphertext: Uint8Array): Promise<void> {
+  // Engines read `ciphertext` before returning, so callers may reuse it,
+  // unless it was handed over (`inPlace`).
+  function submit(messageKeys: MessageKeys, ciphertext: Uint8Array, inPlace = false) {
     const chunks = Math.ceil(ciphertext.length / ENCRYPTED_CHUNK_SIZE);
     if (counter + chunks > MAX_CHUNKS) {
       throw new DecryptionError("Cannot decrypt chunk: the message exceeds 2^38 chunks");
     }
     const first = counter;
     counter += chunks;
-    const result = messageKeys.aeadKey.openChunks(messageKeys.baseNonce, first, ciphertext);
+    const result = messageKeys.aeadKey.openChunks(
+      messageKeys.baseNonce,
+      first,
+      ciphertext,
+      inPlace,
+    );
     return inFlight.push(first, result, chunks);
   }
 
@@ -150,7 +164,8 @@ export function decryptStream(
             BATCH_CHUNKS,
             Math.floor((chunk.length - offset - 1) / ENCRYPTED_CHUNK_SIZE),
           );
-          await submit(keys, chunk.subarray(offset, offset + whole * ENCRYPTED_CHUNK_SIZE));
+          const batch = chunk.subarray(offset, offset + whole * ENCRYPTED_CHUNK_SIZE);
+          await submit(keys, batch, ownsInput);
           offset += whole * ENCRYPTED_CHUNK_SIZE;
         } else {
           const take = Math.min(ENCRYPTED_CHUNK_SIZE - filled, chunk.length - offset);

@@ -46,11 +46,18 @@ export interface AeadKey {
   /**
    * Decrypts chunks `first, first + 1, …` whose sealed forms lie back to
    * back in `sealed`.
+   * @param inPlace The caller gives `sealed` up: the engine may decrypt into
+   *   it and return a view of it (it then zeroes `sealed` on failure).
    * @returns Their plaintexts back to back.
    * @throws {DecryptionError} naming the first chunk that does not
    *   authenticate (nothing of the batch is returned then).
    */
-  openChunks(baseNonce: Uint8Array, first: number, sealed: Uint8Array): Promise<Uint8Array>;
+  openChunks(
+    baseNonce: Uint8Array,
+    first: number,
+    sealed: Uint8Array,
+    inPlace?: boolean,
+  ): Promise<Uint8Array>;
 }
 
 /** A source of {@linkcode AeadKey}s. */

@@ -84,6 +84,7 @@ class Cipher {
   #outLength = new Int32Array(1);
   #nonce = new Uint8Array(NONCE_SIZE);
   #tag = new Uint8Array(TAG_SIZE);
+  #scratch = new Uint8Array(TAG_SIZE);
   #pacer = new TurnPacer();
 
   constructor(path: string, lib: Library) {
@@ -133,7 +134,11 @@ class Cipher {
 
   /**
    * Opens the sealed pieces of `sealed`, `stride` bytes each but the last,
-   * each under its nonce; `failure(i)` is thrown for the first bad one.
+   * each under its nonce; `failure(i)` is thrown for the first bad one. In
+   * place, each piece is decrypted into itself (OpenSSL allows exactly equal
+   * buffers, not partly overlapping ones) and then moved down over the tags
+   * before it, so the plaintexts end up back to back at the front; that
+   * saves allocating the output, which costs more CPU here than the AES.
    */
   open(
     key: Uint8Array,
@@ -141,36 +146,38 @@ class Cipher {
     sealed: Uint8Array,
     stride: number,
     failure: (i: number) => DecryptionError,
-    aad?: Uint8Array,
+    options: { aad?: Uint8Array; inPlace?: boolean } = {},
   ) {
     const count = chunksIn(sealed.length, stride);
-    const out = new Uint8Array(sealed.length - count * TAG_SIZE);
+    const length = sealed.length - count * TAG_SIZE;
+    const out = options.inPlace ? sealed : new Uint8Array(length);
     this.#begin(key, DECRYPT);
     for (let i = 0; i < count; i++) {
       const piece = sealed.subarray(i * stride, (i + 1) * stride);
       if (piece.length < TAG_SIZE) throw failure(i);
       const bodyLength = piece.length - TAG_SIZE;
       const at = i * (stride - TAG_SIZE);
-      this.#init(nonceOf(i), aad);
-      this.#update(out.subarray(at, at + bodyLength), piece.subarray(0, bodyLength));
+      const body = piece.subarray(0, bodyLength);
+      this.#init(nonceOf(i), options.aad);
       // SET_TAG only reads the 16 bytes, but OpenSSL's prototype is not const.
       const tag = this.#tag;
       tag.set(piece.subarray(bodyLength));
+      this.#update(options.inPlace ? body : out.subarray(at, at + bodyLength), body);
       this.#check(
         this.#lib.symbols.EVP_CIPHER_CTX_ctrl(this.#ctx, CTRL_GCM_SET_TAG, TAG_SIZE, tag),
         "SET_TAG",
       );
-      const ok = this.#lib.symbols.EVP_CipherFinal_ex(
-        this.#ctx,
-        out.subarray(at + bodyLength),
-        this.#outLength,
-      );
+      // GCM's final step writes no bytes; the scratch only gives it a valid pointer.
+      const ok = this.#lib.symbols.EVP_CipherFinal_ex(this.#ctx, this.#scratch, this.#outLength);
       if (ok !== 1) {
         out.fill(0); // no unauthenticated plaintext leaves this function
         throw failure(i);
       }
+      if (options.inPlace && at !== i * stride) {
+        out.copyWithin(at, i * stride, i * stride + bodyLength);
+      }
     }
-    return this.#pacer.settle(sealed.length, out);
+    return this.#pacer.settle(sealed.length, options.inPlace ? out.subarray(0, length) : out);
   }
 
   close() {
@@ -242,7 +249,7 @@ class OpenSslKey implements AeadKey {
     const failure = () => new DecryptionError("Cannot decrypt: authentication failed");
     if (sealed.length < TAG_SIZE) return Promise.reject(failure());
     try {
-      return this.#cipher.open(this.#key, () => nonce, sealed, sealed.length, failure, aad);
+      return this.#cipher.open(this.#key, () => nonce, sealed, sealed.length, failure, { aad });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -258,13 +265,20 @@ class OpenSslKey implements AeadKey {
     }
   }
 
-  openChunks(baseNonce: Uint8Array, first: number, sealed: Uint8Array): Promise<Uint8Array> {
+  openChunks(
+    baseNonce: Uint8Array,
+    first: number,
+    sealed: Uint8Array,
+    inPlace = false,
+  ): Promise<Uint8Array> {
     try {
       checkBatch(baseNonce, first, sealed.length, true);
       const failure = (i: number) =>
         new DecryptionError(`Cannot decrypt chunk ${first + i}: authentication failed`);
       const nonces = this.#cipher.chunkNonces(baseNonce, first);
-      return this.#cipher.open(this.#key, nonces, sealed, ENCRYPTED_CHUNK_SIZE, failure);
+      return this.#cipher.open(this.#key, nonces, sealed, ENCRYPTED_CHUNK_SIZE, failure, {
+        inPlace,
+      });
     } catch (error) {
       return Promise.reject(error);
     }

@@ -142,10 +142,11 @@ function unsatisfiable(size: number): never {
 
 async function fullPlaintext(services: Services, record: FileRecord, dek: Uint8Array) {
   const ciphertext = await services.store.get(ciphertextKey(record.owner, record.id));
-  const reader = ciphertext.pipeThrough(decryptStream(dek, fileContext(record.owner, record.id), {
+  const decrypt = decryptStream(dek, fileContext(record.owner, record.id), {
     engine: services.engine,
-  }))
-    .getReader();
+    ownsInput: services.store.handsOverPieces === true,
+  });
+  const reader = ciphertext.pipeThrough(decrypt).getReader();
   let first: ReadableStreamReadResult<Uint8Array>;
   try {
     first = await reader.read();

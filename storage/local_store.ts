@@ -35,6 +35,8 @@ const MAX_ENCODED_KEY = 200;
  */
 export class LocalObjectStore implements ObjectStore {
   readonly kind = "local";
+  /** Pieces come from storage/file_stream.ts, one fresh buffer per read. */
+  readonly handsOverPieces = true;
 
   private constructor(readonly root: string) {}
 

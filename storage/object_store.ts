@@ -52,6 +52,12 @@ export interface ObjectStore {
   /** "s3" or "local", for logs and readiness messages only. */
   readonly kind: string;
   /**
+   * True when every piece `get()` streams is a fresh buffer nothing else
+   * reads, so the reader may overwrite it (decrypt in place). Stores whose
+   * pieces may share memory with their transport leave it unset.
+   */
+  readonly handsOverPieces?: boolean;
+  /**
    * Stores a stream under `key`, replacing any object there. The object becomes
    * visible only once the whole stream has been written (atomic on both backends).
    * @returns The number of bytes stored.

@@ -77,7 +77,7 @@ export const decryptCommand: Command<CliContext> = {
     try {
       const file = streamFile(await Deno.open(input, { read: true }));
       await file.pipeThrough(bar.counter()).pipeThrough(
-        decryptStream(key, aad, { engine: selected.engine }),
+        decryptStream(key, aad, { engine: selected.engine, ownsInput: true }),
       )
         .pipeThrough(count).pipeTo(out.writable, { signal: context.signal });
     } catch (error) {

@@ -180,3 +180,44 @@ Deno.test("OpenSSL engine: a 256 MiB write leaves timers running throughout", as
     `timers waited ${longestGap.toFixed(1)} of ${runMs.toFixed(0)} ms`,
   );
 });
+
+Deno.test("decryptStream() with ownsInput decrypts handed-over pieces in place, on both engines", async (t) => {
+  const random = prng(99);
+  for (const engine of [webCryptoEngine, opensslEngine]) {
+    await t.step(engine.name, async () => {
+      for (const size of [0, 1, CHUNK, 3 * CHUNK + 17, 70 * CHUNK + 5]) {
+        const key = randomBytes(32);
+        const plaintext = patternBytes(size, size + 3);
+        const ciphertext = await encrypt(key, new Uint8Array(), plaintext, { engine });
+        const piece = 1 + random(2 * 1024 * 1024);
+        // Fresh copies, as a file reader hands them out.
+        const pieces = ReadableStream.from(
+          Array.from(
+            { length: Math.ceil(ciphertext.length / piece) },
+            (_, i) => ciphertext.slice(i * piece, (i + 1) * piece),
+          ),
+        );
+        const output = await collectUntilError(
+          pieces.pipeThrough(decryptStream(key, new Uint8Array(), { engine, ownsInput: true })),
+        );
+        assertEquals(output.error, undefined);
+        assert(bytesEqual(output.output, plaintext), `${size} bytes in pieces of ${piece}`);
+      }
+    });
+  }
+});
+
+Deno.test("OpenSSL engine: a failed in-place batch leaves no plaintext in the handed-over buffer", async () => {
+  const key = await opensslEngine.importKey(randomBytes(32));
+  const nonce = randomBytes(12);
+  const plaintext = patternBytes(8 * CHUNK, 5);
+  const sealed = await key.sealChunks(nonce, 0, plaintext);
+  const good = sealed.slice();
+  const opened = await key.openChunks(nonce, 0, good, true);
+  assertEquals(opened.buffer, good.buffer, "decrypted into the buffer it was given");
+  assert(bytesEqual(opened, plaintext));
+  const bad = sealed.slice();
+  bad[6 * SEALED_CHUNK + 3] ^= 1;
+  await assertRejects(() => key.openChunks(nonce, 0, bad, true), DecryptionError);
+  assert(bad.every((byte) => byte === 0), "the authenticated chunks' plaintext was wiped too");
+});
