@@ -130,7 +130,7 @@ function send(file, item) {
   });
 }
 
-async function pump() {
+function pump() {
   while (running < PARALLEL && queue.length > 0) {
     const { file, item } = queue.shift();
     running++;
