@@ -16,6 +16,10 @@ import { fileRoutes } from "./routes/files.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { pageRoutes } from "./routes/page.ts";
+import { publicRequestRoutes } from "./routes/public_requests.ts";
+import { publicShareRoutes } from "./routes/public_shares.ts";
+import { requestRoutes } from "./routes/requests.ts";
+import { shareRoutes } from "./routes/shares.ts";
 import { requestLogging, requireRedis, securityHeaders } from "./routes/middleware.ts";
 import { createErrorHandler, handleNotFound } from "./routes/problem.ts";
 import { uploadRoutes } from "./routes/uploads.ts";
@@ -24,6 +28,10 @@ import { uploadRoutes } from "./routes/uploads.ts";
 const PROTECTED_PATHS = [
   "/api/files",
   "/api/files/*",
+  "/api/shares",
+  "/api/shares/*",
+  "/api/requests",
+  "/api/requests/*",
   "/upload",
   "/list_files",
   "/download/*",
@@ -36,8 +44,8 @@ const PROTECTED_PATHS = [
  */
 const QUERY_TOKEN_PATH = /^\/api\/files\/[^/]+\/events$/;
 
-/** Paths whose handlers need Redis: every account and file route. */
-const REDIS_PATHS = ["/api/*", "/generate_token", ...PROTECTED_PATHS];
+/** Paths whose handlers need Redis: every account, file and link route. */
+const REDIS_PATHS = ["/api/*", "/generate_token", "/s/*", "/r/*", ...PROTECTED_PATHS];
 
 /**
  * Creates the operations app: middleware, the error handler, `/healthz`,
@@ -82,17 +90,22 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   const redisUp = requireRedis(services.redis);
   for (const path of REDIS_PATHS) app.use(path, redisUp);
   const { trustedProxies } = services.config;
-  app.route(
-    "/",
-    authRoutes(services, {
-      clientAddress: trustedProxies ? proxiedClientAddress(trustedProxies) : undefined,
-    }),
-  );
+  const clientAddress = trustedProxies ? proxiedClientAddress(trustedProxies) : undefined;
+  app.route("/", authRoutes(services, { clientAddress }));
+  app.route("/", publicShareRoutes(services, { clientAddress }));
+  app.route("/", publicRequestRoutes(services, { clientAddress }));
   const auth = requireAuth(services, { queryTokenPath: QUERY_TOKEN_PATH });
   for (const path of PROTECTED_PATHS) app.use(path, auth);
   app.route("/", uploadRoutes(services));
   app.route("/", fileStatusRoutes(services));
   app.route("/", fileRoutes(services));
   app.route("/", compatRoutes(services));
+  const { files, shares, requests, log, metrics, config } = services;
+  const maxTtlSeconds = config.shareMaxTtlSeconds;
+  app.route("/", shareRoutes({ files, shares, log, metrics, maxTtlSeconds }));
+  app.route(
+    "/",
+    requestRoutes({ requests, log, maxTtlSeconds, maxFileBytes: config.maxFileBytes }),
+  );
   return app;
 }

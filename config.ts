@@ -76,6 +76,11 @@ export interface Config {
   cryptoEngine: EngineChoice;
   /** `COFFER_LIBCRYPTO`: the libcrypto 3 file; unset means the usual locations. */
   libcrypto?: string;
+  /**
+   * Longest lifetime of a share link or file request in seconds
+   * (`COFFER_SHARE_MAX_TTL`, default 90 days); a longer `expires_in` is refused.
+   */
+  shareMaxTtlSeconds: number;
 }
 
 /** Thrown when one or more environment variables are invalid. */
@@ -171,6 +176,7 @@ const schema = z.object({
   }),
   COFFER_CRYPTO_ENGINE: z.enum(ENGINE_CHOICES).default("auto"),
   COFFER_LIBCRYPTO: optionalText,
+  COFFER_SHARE_MAX_TTL: integer(60, 10 * 365 * 24 * 3600).default(90 * 24 * 3600),
 });
 
 /** Every environment variable Coffer reads (the README's configuration table lists each). */
@@ -234,5 +240,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     trustedProxies: v.COFFER_TRUSTED_PROXIES,
     cryptoEngine: v.COFFER_CRYPTO_ENGINE,
     libcrypto: v.COFFER_LIBCRYPTO,
+    shareMaxTtlSeconds: v.COFFER_SHARE_MAX_TTL,
   };
 }

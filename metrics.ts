@@ -85,6 +85,27 @@ export class Metrics {
     help: "Downloads that failed authentication",
     registers: [this.registry],
   });
+  readonly sharesCreated = new Counter({
+    name: "coffer_shares_created_total",
+    help: "Share links created",
+    registers: [this.registry],
+  });
+  readonly shareDownloads = new Counter({
+    name: "coffer_share_downloads_total",
+    help: "Downloads through share links, by outcome (completed, partial, range)",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+  readonly sharePasswordFailures = new Counter({
+    name: "coffer_share_password_failures_total",
+    help: "Wrong passwords given to share links and file requests",
+    registers: [this.registry],
+  });
+  readonly requestUploads = new Counter({
+    name: "coffer_request_uploads_total",
+    help: "Files received through file requests",
+    registers: [this.registry],
+  });
   readonly jobDuration = new Histogram({
     name: "coffer_job_duration_seconds",
     help: "Time from job start to stored, per attempt",

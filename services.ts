@@ -1,7 +1,8 @@
 /**
  * Opens and closes everything a Coffer process depends on, in one place:
  * the crypto engine, Redis (found or embedded), the metadata connection, the
- * object store, the key ring, the metadata stores, the staging area, the upload queue and the
+ * object store, the key ring, the metadata stores (users, files, share links,
+ * file requests), the staging area, the upload queue and the
  * progress fan-out. Routes and workers receive the resulting
  * {@linkcode Services} and never construct backends themselves. Disposal
  * closes everything in reverse order.
@@ -20,6 +21,9 @@ import type { ObjectStore } from "./storage/object_store.ts";
 import { openObjectStore } from "./storage/open_object_store.ts";
 import { connectMetadataRedis, connectQueueRedis } from "./storage/redis.ts";
 import { RedisUnavailableError, resolveRedis } from "./storage/redis_server.ts";
+import { LinkTickets } from "./storage/link_tickets.ts";
+import { RequestStore } from "./storage/request_store.ts";
+import { ShareStore } from "./storage/share_store.ts";
 import { StagingArea } from "./storage/staging.ts";
 import { UploadSlots } from "./storage/upload_slots.ts";
 import { UserStore } from "./storage/user_store.ts";
@@ -116,6 +120,12 @@ export interface Services extends AsyncDisposable {
   keyRing: KeyRing;
   users: UserStore;
   files: FileStore;
+  /** Share links (routes/shares.ts, routes/public_shares.ts). */
+  shares: ShareStore;
+  /** File requests (routes/requests.ts, routes/public_requests.ts). */
+  requests: RequestStore;
+  /** Unlock tickets of password-protected links. */
+  linkTickets: LinkTickets;
   staging: StagingArea;
   /** Per-user uploads in progress and their quota reservations. */
   uploadSlots: UploadSlots;
@@ -165,6 +175,9 @@ export async function openServices(config: Config, log: Logger): Promise<Service
     keyRing,
     users: new UserStore(redis, store, keyRing),
     files: new FileStore(redis),
+    shares: new ShareStore(redis),
+    requests: new RequestStore(redis),
+    linkTickets: new LinkTickets(redis),
     staging: await startupStep(dataDirProblem(config), () => StagingArea.create(config.dataDir)),
     uploadSlots: new UploadSlots(redis, { limit: config.maxConcurrentUploads }),
     queue,

@@ -74,24 +74,61 @@ function concatPieces(pieces: Uint8Array[], size: number): Uint8Array {
 }
 
 /**
+ * What a caller of {@linkcode servePlaintext} learns about a download's bytes
+ * (share links count them) and how it can stop one (a revoked link).
+ */
+export interface DownloadObserver {
+  /** Called with the size of each piece handed to the response. */
+  onBytes?(n: number): void;
+  /** Called once when the response ends: everything sent, failed, or cancelled. */
+  onEnd?(): void;
+  /** Once aborted, the response fails at its next piece (never ends cleanly). */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode servePlaintext}. */
+export interface PlaintextOptions {
+  /**
+   * Called for a GET once its extent is known (after the range is resolved
+   * and authenticated) and before a byte is read; throws to refuse the
+   * download. `range` is absent for the whole file; `bytes` is what the
+   * response will send.
+   */
+  admit?(extent: { range?: ResolvedRange; bytes: number }): Promise<DownloadObserver>;
+}
+
+/**
  * Re-emits `first` at once, then the rest of `reader` joined into pieces of
  * about {@linkcode RESPONSE_PIECE_BYTES}, logging a failure mid-stream.
  * Once the consumer cancels (the client left, or Deno's server has sent all
  * Content-Length bytes while a read was pending) the outcome of that read is
  * dropped: closing a cancelled stream would throw and log a false failure.
+ * The observer hears of every piece and, once, of the end.
  */
 function resumeStream(
   first: Uint8Array | undefined,
   reader: ReadableStreamDefaultReader<Uint8Array>,
   onError: (error: unknown) => void,
-  onBytes: (n: number) => void,
+  observer: DownloadObserver,
 ): ReadableStream<Uint8Array> {
   let pending = first;
   let cancelled = false;
+  let ended = false;
+  const end = () => {
+    if (!ended) observer.onEnd?.();
+    ended = true;
+  };
   return new ReadableStream({
     async pull(controller) {
+      if (observer.signal?.aborted) {
+        cancelled = true;
+        await reader.cancel().catch(() => {});
+        controller.error(new DownloadAbortedError());
+        end();
+        return;
+      }
       if (pending) {
-        onBytes(pending.length);
+        observer.onBytes?.(pending.length);
         controller.enqueue(pending);
         pending = undefined;
         return;
@@ -107,6 +144,7 @@ function resumeStream(
           if (cancelled) return;
           onError(error);
           controller.error(new DownloadAbortedError());
+          end();
           return;
         }
         if (cancelled) return;
@@ -117,16 +155,41 @@ function resumeStream(
         }
       }
       if (size > 0) {
-        onBytes(size);
+        observer.onBytes?.(size);
         controller.enqueue(concatPieces(pieces, size));
       }
-      if (done) controller.close();
+      if (done) {
+        controller.close();
+        end();
+      }
     },
     cancel: (reason) => {
       cancelled = true;
+      end();
       return reader.cancel(reason);
     },
   });
+}
+
+/** The observer of a download: the decrypted-bytes metric, then the caller's. */
+function observed(services: Services, observer: DownloadObserver): DownloadObserver {
+  return {
+    ...observer,
+    onBytes: (n) => {
+      services.metrics.bytesDecrypted.inc(n);
+      observer.onBytes?.(n);
+    },
+  };
+}
+
+/** Runs `build` for an admitted download; if it fails before streaming, the download ends. */
+async function admitted<T>(observer: DownloadObserver, build: () => Promise<T>): Promise<T> {
+  try {
+    return await build();
+  } catch (error) {
+    observer.onEnd?.();
+    throw error;
+  }
 }
 
 function rangeHeaders(headers: Headers, range: ResolvedRange, size: number) {
@@ -140,7 +203,12 @@ function unsatisfiable(size: number): never {
   });
 }
 
-async function fullPlaintext(services: Services, record: FileRecord, dek: Uint8Array) {
+async function fullPlaintext(
+  services: Services,
+  record: FileRecord,
+  dek: Uint8Array,
+  observer: DownloadObserver,
+) {
   const ciphertext = await services.store.get(ciphertextKey(record.owner, record.id));
   const decrypt = decryptStream(dek, fileContext(record.owner, record.id), {
     engine: services.engine,
@@ -159,7 +227,7 @@ async function fullPlaintext(services: Services, record: FileRecord, dek: Uint8A
     first.done ? undefined : first.value,
     reader,
     midStreamFailure(services, record),
-    (n) => services.metrics.bytesDecrypted.inc(n),
+    observed(services, observer),
   );
 }
 
@@ -184,6 +252,7 @@ async function rangedPlaintext(
   record: FileRecord,
   dek: Uint8Array,
   header: string,
+  options: PlaintextOptions,
 ): Promise<{ range: ResolvedRange; body: ReadableStream<Uint8Array> } | undefined> {
   const request = parseRange(header, record.size);
   if (request.kind === "none") return undefined;
@@ -193,15 +262,19 @@ async function rangedPlaintext(
     });
     await authenticateTotal(decryptor, record);
     if (request.kind === "unsatisfiable") unsatisfiable(record.size);
-    const reader = decryptor.stream(request.range.start, request.range.end).getReader();
-    const first = await reader.read();
-    const body = resumeStream(
-      first.done ? undefined : first.value,
-      reader,
-      midStreamFailure(services, record),
-      (n) => services.metrics.bytesDecrypted.inc(n),
-    );
-    return { range: request.range, body };
+    const { range } = request;
+    const observer = await options.admit?.({ range, bytes: range.end - range.start + 1 }) ?? {};
+    const body = await admitted(observer, async () => {
+      const reader = decryptor.stream(range.start, range.end).getReader();
+      const first = await reader.read();
+      return resumeStream(
+        first.done ? undefined : first.value,
+        reader,
+        midStreamFailure(services, record),
+        observed(services, observer),
+      );
+    });
+    return { range, body };
   } catch (error) {
     if (!(error instanceof DecryptionError)) throw error;
     integrityFailure(services, record, "before-first-byte");
@@ -209,11 +282,15 @@ async function rangedPlaintext(
   }
 }
 
-/** Serves `GET|HEAD /api/files/:id/content` for a stored record. */
+/**
+ * Serves `GET|HEAD /api/files/:id/content` (and a share's `/s/:id/content`)
+ * for a stored record. HEAD reads nothing and admits nothing.
+ */
 export async function servePlaintext(
   c: Context<AppEnv>,
   services: Services,
   record: FileRecord,
+  options: PlaintextOptions = {},
 ): Promise<Response> {
   const headers = fileHeaders(record.name, record.content_type);
   headers.set("ETag", `"${record.sha256}"`);
@@ -222,13 +299,15 @@ export async function servePlaintext(
   if (c.req.method === "HEAD") return new Response(null, { status: 200, headers });
   const dek = await unwrapDataKey(services.keyRing, record);
   const ranged = rangeHeader
-    ? await rangedPlaintext(services, record, dek, rangeHeader)
+    ? await rangedPlaintext(services, record, dek, rangeHeader, options)
     : undefined;
   if (ranged) {
     rangeHeaders(headers, ranged.range, record.size);
     return new Response(ranged.body, { status: 206, headers });
   }
-  return new Response(await fullPlaintext(services, record, dek), { status: 200, headers });
+  const observer = await options.admit?.({ bytes: record.size }) ?? {};
+  const body = await admitted(observer, () => fullPlaintext(services, record, dek, observer));
+  return new Response(body, { status: 200, headers });
 }
 
 /** Serves `GET|HEAD /api/files/:id/ciphertext` for a stored record. */

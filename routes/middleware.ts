@@ -6,7 +6,9 @@
  * `access_token`) or a header value. A refused request (status 400 or more)
  * and the compatible download routes log the route pattern as `path`, never
  * the raw path: an unauthenticated `GET /download/tax-return-2026.pdf` must
- * not put the file name in the logs.
+ * not put the file name in the logs. Routes whose path holds a link id
+ * (`/s/:id…`, `/r/:id…`, `/api/shares/:id…`, `/api/requests/:id…`) always
+ * log the pattern too: a link id is a bearer secret.
  */
 import type { Context, Next } from "hono";
 import { serviceUnavailable } from "./problem.ts";
@@ -15,6 +17,9 @@ import { methodLabel, UNMATCHED_ROUTE } from "../metrics.ts";
 import type { AppEnv } from "./env.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Route patterns whose raw path must never be logged (a file name or a link id). */
+const SECRET_PATH_ROUTES = /:filename|^\/(s|r)\/|^\/api\/(shares|requests)\/:/;
 
 /** Called after each request with its route pattern, status and duration. */
 export type RequestObserver = (route: string, method: string, status: number, ms: number) => void;
@@ -39,7 +44,7 @@ export function requestLogging(log: Logger, observe?: RequestObserver) {
     log.info("http.request", {
       request_id: requestId,
       method: methodLabel(c.req.method),
-      path: status < 400 && !route.includes(":filename") ? c.req.path : route,
+      path: status < 400 && !SECRET_PATH_ROUTES.test(route) ? c.req.path : route,
       route,
       status,
       ms,

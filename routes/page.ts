@@ -19,12 +19,17 @@ const TYPES: Record<string, string> = {
 
 const SAFE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
 
-async function serveFile(folder: URL, name: string): Promise<Response | undefined> {
+async function serveFile(
+  folder: URL,
+  name: string,
+  status = 200,
+): Promise<Response | undefined> {
   const extension = name.split(".").pop() ?? "";
   if (!SAFE_NAME.test(name) || !(extension in TYPES)) return undefined;
   try {
     const file = await Deno.open(new URL(name, folder));
     return new Response(file.readable, {
+      status,
       headers: {
         "Content-Type": TYPES[extension],
         "Content-Security-Policy": PAGE_CSP,
@@ -36,9 +41,23 @@ async function serveFile(folder: URL, name: string): Promise<Response | undefine
   }
 }
 
+const STATIC_DIR = new URL("../static/", import.meta.url);
+
+/**
+ * A page of static/ (e.g. the public share page) with the page CSP, answered
+ * with `status` (a link page says 404 or 410 while still rendering).
+ *
+ * @throws {Error} if the file is missing (a packaging mistake, so a 500).
+ */
+export async function staticPage(name: string, status = 200): Promise<Response> {
+  const page = await serveFile(STATIC_DIR, name, status);
+  if (!page) throw new Error(`Cannot serve static/${name}: missing`);
+  return page;
+}
+
 /** Routes for the page: `/` (index.html) and `/static/<name>`. */
 export function pageRoutes(): Hono {
-  const staticDir = new URL("../static/", import.meta.url);
+  const staticDir = STATIC_DIR;
   return new Hono()
     .get("/", async (c) => (await serveFile(staticDir, "index.html")) ?? c.notFound())
     .get(

@@ -16,6 +16,9 @@ export const FileRecordSchema = z.object({
   ciphertext_size: z.number().int().optional(),
   sha256: z.string().optional().openapi({ description: "SHA-256 of the plaintext, hex" }),
   error: z.string().optional(),
+  via_request: z.string().optional().openapi({
+    description: "The id of the file request it was uploaded through",
+  }),
 }).openapi("FileRecord");
 
 /** Upload and storage progress of a file. */

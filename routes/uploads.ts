@@ -4,7 +4,8 @@
  * data key is generated and wrapped, the record is saved as `queued` and one
  * job per file is queued. Both `POST /api/files` forms live here — multipart
  * (field `file`, one or more files) and a raw body with `?name=` — and the
- * compatible `POST /upload` reuses them.
+ * compatible `POST /upload` reuses them, and so do file requests
+ * (routes/public_requests.ts), through {@linkcode acceptUploads}' options.
  *
  * Uploads must declare their length. Deno 2.9's server reads a chunked
  * request body (no Content-Length) about ten times slower than a sized one,
@@ -27,6 +28,21 @@ import { cutWhenIdle } from "./idle_body.ts";
 import { forEachFilePart } from "./multipart.ts";
 import { bearerSecurity, createRouter, problem } from "./openapi.ts";
 import { FileRecordSchema } from "./schemas.ts";
+
+/** Whose space an upload goes into: the signed-in user, or a file request's owner. */
+type Uploader = Pick<AuthUser, "id">;
+
+/** Options of {@linkcode acceptUploads}, for uploads that are not the caller's own. */
+export interface UploadOptions {
+  /** The account the files go to (default: the signed-in user). */
+  owner?: Uploader;
+  /** A per-file limit below `COFFER_MAX_FILE_BYTES` (a file request's `max_bytes`). */
+  maxFileBytes?: number;
+  /** Called before each file is staged; throws to refuse it (and the whole request). */
+  beforeFile?: () => Promise<void>;
+  /** Extra fields of every record created (`via_request`). */
+  record?: Partial<FileRecord>;
+}
 
 /** Most files accepted in one multipart request. */
 export const MAX_FILES_PER_REQUEST = 20;
@@ -77,7 +93,7 @@ function reservingAsBytesArrive(
 }
 
 /** Refuses a new file when the owner already keeps `maxFiles` (checked again atomically on save). */
-async function checkFileCount(services: Services, user: AuthUser, staged: number): Promise<void> {
+async function checkFileCount(services: Services, user: Uploader, staged: number): Promise<void> {
   const { maxFiles } = services.config;
   if (await services.files.count(user.id) + staged >= maxFiles) {
     throw new CofferError("FILE_LIMIT_REACHED", `You can keep at most ${maxFiles} files`);
@@ -92,7 +108,7 @@ async function checkFileCount(services: Services, user: AuthUser, staged: number
  */
 async function stageFile(
   services: Services,
-  user: AuthUser,
+  user: Uploader,
   slot: UploadSlot,
   file: IncomingFile,
 ): Promise<StagedFile> {
@@ -139,7 +155,12 @@ function rawBodyType(header: string): string | undefined {
 }
 
 /** Creates the record and queues the job for a staged file. */
-async function queueStagedFile(services: Services, user: AuthUser, staged: StagedFile) {
+async function queueStagedFile(
+  services: Services,
+  user: Uploader,
+  staged: StagedFile,
+  extra: Partial<FileRecord>,
+) {
   const record: FileRecord = {
     id: staged.id,
     owner: user.id,
@@ -148,6 +169,7 @@ async function queueStagedFile(services: Services, user: AuthUser, staged: Stage
     content_type: staged.contentType,
     status: "queued",
     created_at: new Date().toISOString(),
+    ...extra,
     ...await newWrappedDataKey(services.keyRing, user.id, staged.id),
   };
   if (!await services.files.create(record, { maxFiles: services.config.maxFiles })) {
@@ -162,7 +184,7 @@ async function queueStagedFile(services: Services, user: AuthUser, staged: Stage
   return record;
 }
 
-async function discardStaged(services: Services, user: AuthUser, staged: StagedFile[]) {
+async function discardStaged(services: Services, user: Uploader, staged: StagedFile[]) {
   for (const file of staged) {
     await services.staging.remove(file.id);
     await services.users.adjustUsedBytes(user.id, -file.size);
@@ -175,21 +197,23 @@ async function discardStaged(services: Services, user: AuthUser, staged: StagedF
  */
 async function acceptAll(
   services: Services,
-  user: AuthUser,
+  user: Uploader,
   slot: UploadSlot,
   stageEach: (stage: (file: IncomingFile) => Promise<void>) => Promise<void>,
+  options: UploadOptions,
 ): Promise<FileRecord[]> {
   const staged: StagedFile[] = [];
   const queued: StagedFile[] = [];
   try {
     await stageEach(async (file) => {
       await checkFileCount(services, user, staged.length);
+      await options.beforeFile?.();
       staged.push(await stageFile(services, user, slot, file));
     });
     if (staged.length === 0) throw new CofferError("BAD_REQUEST", 'No file in field "file"');
     const records: FileRecord[] = [];
     for (const file of staged) {
-      records.push(await queueStagedFile(services, user, file));
+      records.push(await queueStagedFile(services, user, file, options.record ?? {}));
       queued.push(file);
     }
     return records;
@@ -207,8 +231,26 @@ export async function acceptUploadRequest(
   c: Context<AppEnv>,
   services: Services,
 ): Promise<Response> {
+  const records = await acceptUploads(c, services);
+  const response = records.length === 1
+    ? publicRecord(records[0])
+    : { files: records.map(publicRecord) };
+  return c.json(response, 202, { Location: `/api/files/${records[0].id}` });
+}
+
+/**
+ * Accepts the files of an upload request in either form: all of them are
+ * staged and queued, or none.
+ *
+ * @returns The queued records.
+ */
+export async function acceptUploads(
+  c: Context<AppEnv>,
+  services: Services,
+  options: UploadOptions = {},
+): Promise<FileRecord[]> {
   try {
-    return await acceptUpload(c, services);
+    return await acceptFiles(c, limitedTo(services, options.maxFileBytes), options);
   } catch (error) {
     // A refusal may come before the body is read: end the connection after
     // the answer rather than keep a client sending what nobody reads.
@@ -217,9 +259,19 @@ export async function acceptUploadRequest(
   }
 }
 
-async function acceptUpload(c: Context<AppEnv>, services: Services): Promise<Response> {
+/** A lower per-file limit is the same upload path under a smaller COFFER_MAX_FILE_BYTES. */
+function limitedTo(services: Services, maxFileBytes: number | undefined): Services {
+  if (maxFileBytes === undefined || maxFileBytes >= services.config.maxFileBytes) return services;
+  return { ...services, config: { ...services.config, maxFileBytes } };
+}
+
+async function acceptFiles(
+  c: Context<AppEnv>,
+  services: Services,
+  options: UploadOptions,
+): Promise<FileRecord[]> {
   const { config, uploadSlots } = services;
-  const user = c.get("user");
+  const user = options.owner ?? c.get("user");
   const request = c.req.raw;
   const type = request.headers.get("content-type") ?? "";
   const length = request.headers.get("content-length");
@@ -243,7 +295,7 @@ async function acceptUpload(c: Context<AppEnv>, services: Services): Promise<Res
     );
   }
   const body = cutWhenIdle(request.body, config.bodyIdleSeconds * 1000);
-  const records = type.toLowerCase().startsWith("multipart/form-data")
+  return type.toLowerCase().startsWith("multipart/form-data")
     ? await acceptAll(services, user, slot, async (stage) => {
       // The whole body bounds its parts: reserve what of it is free now, so
       // that of several racing requests one gets the room and finishes.
@@ -255,7 +307,7 @@ async function acceptUpload(c: Context<AppEnv>, services: Services): Promise<Res
         }
         await stage({ name: part.filename, contentType: part.contentType, body: part.body });
       });
-    })
+    }, options)
     : await acceptAll(services, user, slot, async (stage) => {
       if (declared > config.maxFileBytes) throw new CofferError("PAYLOAD_TOO_LARGE");
       await stage({
@@ -264,11 +316,7 @@ async function acceptUpload(c: Context<AppEnv>, services: Services): Promise<Res
         body,
         length: declared,
       });
-    });
-  const response = records.length === 1
-    ? publicRecord(records[0])
-    : { files: records.map(publicRecord) };
-  return c.json(response, 202, { Location: `/api/files/${records[0].id}` });
+    }, options);
 }
 
 const uploadRoute = createRoute({

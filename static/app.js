@@ -9,6 +9,7 @@
 import { api, ApiError, getToken, setToken, setUnauthorizedHandler, tokenExpiry } from "./api.js";
 import { createFileList } from "./files.js";
 import { formatBytes, formatCountdown, formatTime } from "./format.js";
+import { createShares } from "./shares.js";
 import { createUploader } from "./upload.js";
 import { copyText } from "./ui.js";
 
@@ -57,6 +58,8 @@ async function refreshUsage() {
   }
 }
 
+const shares = createShares({ root: $("shares-root"), notify });
+
 const files = createFileList({
   list: $("files"),
   empty: $("files-empty"),
@@ -64,6 +67,7 @@ const files = createFileList({
   loadMore: $("load-more"),
   notify,
   onChange: refreshUsage,
+  extraActions: (record) => [shares.shareButton(record)],
 });
 
 const uploader = createUploader({
@@ -119,6 +123,7 @@ async function enterApp() {
   views.account.hidden = false;
   document.body.classList.add("signed-in");
   await files.reload();
+  await shares.reload();
   return true;
 }
 
@@ -133,6 +138,7 @@ async function signOut(message, revoke) {
   clearInterval(countdownTimer);
   uploader.reset();
   files.reset();
+  shares.reset();
   if (revoke && getToken()) {
     await api("/api/auth/logout", { method: "POST" }).catch(() => {});
   }

@@ -31,9 +31,12 @@ const STATUS_LABELS = {
  *
  * @param {{list: HTMLElement, empty: HTMLElement, error: HTMLElement,
  *   loadMore: HTMLButtonElement, notify: (text: string, kind?: string) => void,
- *   onChange: () => void}} options
+ *   onChange: () => void, extraActions?: (record: FileRecord) => HTMLElement[]}} options
+ *   `extraActions` adds buttons to each row (shares.js: "Share").
  */
-export function createFileList({ list, empty, error, loadMore, notify, onChange }) {
+export function createFileList(
+  { list, empty, error, loadMore, notify, onChange, extraActions = () => [] },
+) {
   /** @type {Map<string, {record: FileRecord, row: HTMLElement}>} */
   const rows = new Map();
   /** @type {Map<string, () => void>} Stops the status stream of an unfinished file. */
@@ -179,6 +182,7 @@ export function createFileList({ list, empty, error, loadMore, notify, onChange 
       actionButton("Download", (b) => runDownload(b, `${base}/content`, record.name)),
       actionButton("Encrypted", (b) => runDownload(b, `${base}/ciphertext`, `${record.name}.cbl`)),
       actionButton("Copy key", () => copyKey(record)),
+      ...extraActions(record),
       actionButton("Delete", () => remove(record, row), { needsStored: false, danger: true }),
     ]);
     row.append(

@@ -1,6 +1,6 @@
 /**
  * Deleting a file, in the order that makes it unrecoverable first
- * (crypto-shredding): the key sidecar in the bucket and the wrapped key in
+ * (crypto-shredding): its share links (they stop at once), the key sidecar in the bucket and the wrapped key in
  * the record go before the ciphertext, then the record, the staged upload
  * and any queued job. The owner's quota is released unless the upload had
  * already failed (which released it).
@@ -16,7 +16,8 @@ import { ciphertextKey, sidecarKey } from "./object_keys.ts";
  * @param record The record (already checked to belong to the caller).
  */
 export async function deleteFile(services: Services, record: FileRecord): Promise<void> {
-  const { files, store, staging, queue, users, log } = services;
+  const { files, store, staging, queue, users, log, shares } = services;
+  await shares.revokeAllForFile(record.id);
   await store.delete(sidecarKey(record.owner, record.id));
   await files.clear(record.id, "wrapped_dek");
   await store.delete(ciphertextKey(record.owner, record.id));

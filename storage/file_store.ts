@@ -34,6 +34,8 @@ export interface FileRecord {
    * above 1 after a failed or interrupted attempt.
    */
   attempt?: number;
+  /** The file request it arrived through (routes/public_requests.ts), if any. */
+  via_request?: string;
   /** Key id of the master key that wraps the DEK. */
   kid: string;
   /** The wrapped data key, base64. Removed first on delete (crypto-shredding). */

@@ -109,6 +109,7 @@ export function testConfig(
     bodyIdleSeconds: 60,
     maxConcurrentUploads: 8,
     maxFiles: 100_000,
+    shareMaxTtlSeconds: 90 * 24 * 3600,
     ...rest,
   };
 }

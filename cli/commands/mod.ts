@@ -9,6 +9,7 @@ import { loginCommand, logoutCommand } from "./auth.ts";
 import { decryptCommand } from "./decrypt.ts";
 import { keyCommand, lsCommand, rmCommand, statusCommand } from "./files.ts";
 import { getCommand } from "./get.ts";
+import { requestCommand, shareCommand, sharesCommand, unshareCommand } from "./shares.ts";
 import { uploadCommand } from "./upload.ts";
 
 /** Every client command. */
@@ -21,5 +22,9 @@ export const CLIENT_COMMANDS: Command<CliContext>[] = [
   getCommand,
   rmCommand,
   keyCommand,
+  shareCommand,
+  sharesCommand,
+  unshareCommand,
+  requestCommand,
   decryptCommand,
 ];

@@ -32,11 +32,31 @@ const EXPECTED_OPERATIONS = [
   "GET /list_files",
   "GET /download/{filename}",
   "GET /download_decrypted/{filename}",
+  "POST /api/files/{id}/shares",
+  "GET /api/shares",
+  "GET /api/shares/{id}",
+  "GET /api/shares/{id}/accesses",
+  "DELETE /api/shares/{id}",
+  "GET /s/{id}/info",
+  "POST /s/{id}/unlock",
+  "GET /s/{id}/content",
+  "POST /api/requests",
+  "GET /api/requests",
+  "GET /api/requests/{id}",
+  "DELETE /api/requests/{id}",
+  "GET /r/{id}/info",
+  "POST /r/{id}/unlock",
+  "POST /r/{id}/files",
 ];
 
-/** Served by the app but not API operations: the browser page and the explorer's assets. */
+/**
+ * Served by the app but not API operations: the browser page, the public
+ * link pages and the explorer's assets.
+ */
 const NOT_API = new Set([
   "GET /",
+  "GET /s/{id}",
+  "GET /r/{id}",
   "GET /static/{name}",
   "GET /docs/explorer.js",
   "GET /docs/explorer.css",
@@ -52,6 +72,12 @@ const PUBLIC = new Set([
   "/api/auth/register",
   "/api/auth/token",
   "/generate_token",
+  "/s/{id}/info",
+  "/s/{id}/unlock",
+  "/s/{id}/content",
+  "/r/{id}/info",
+  "/r/{id}/unlock",
+  "/r/{id}/files",
 ]);
 
 interface Operation {
