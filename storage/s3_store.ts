@@ -102,9 +102,9 @@ export function createS3Client(settings: S3Settings, options: S3ClientOptions = 
   client.middlewareStack.add((next, context) => async (args) => {
     const operation = String(context.commandName ?? "unknown").replace(/Command$/, "");
     try {
-      const output = await next(args);
-      reportRetries(options, operation, output);
-      return output;
+      const result = await next(args);
+      reportRetries(options, operation, result.output);
+      return result;
     } catch (error) {
       reportRetries(options, operation, error);
       if (isUnavailable(error)) throw new ObjectStoreUnavailableError(error);
