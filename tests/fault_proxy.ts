@@ -32,8 +32,11 @@ export type Fault =
   | { kind: "drop" }
   /** Answer at once with an S3 error document, e.g. 503 `SlowDown`. */
   | { kind: "status"; status: number; code: string }
-  /** Forward the request after `ms` milliseconds and/or once `until` settles. */
-  | { kind: "delay"; ms?: number; until?: Promise<unknown> }
+  /**
+   * Wait `ms` milliseconds and/or until `until` settles, then forward the
+   * request — or apply `then` to it instead (a store that dies while a request waits).
+   */
+  | { kind: "delay"; ms?: number; until?: Promise<unknown>; then?: Fault }
   /** Forward the answer's head and `afterBytes` bytes of its body, then nothing more. */
   | { kind: "stall"; afterBytes: number }
   /** Forward the answer's head and `afterBytes` bytes of its body, then close. */
@@ -221,20 +224,22 @@ export function startFaultProxy(target: string): FaultProxy {
         query: url.searchParams,
         headers,
       };
-      const fault = pickFault(request);
+      let fault = pickFault(request);
       request.fault = fault?.kind;
       requests.push(request);
+      if (fault?.kind === "delay") {
+        const { ms, until, then } = fault;
+        await Promise.all([
+          ms ? new Promise((resolve) => setTimeout(resolve, ms)) : undefined,
+          until?.catch(() => {}),
+        ]);
+        fault = then;
+      }
       if (fault?.kind === "drop") return;
       if (fault?.kind === "hang") return await drain(client);
       if (fault?.kind === "status") {
         await discardBody(client, request, incoming.rest);
         return await writeAll(client, errorAnswer(fault.status, fault.code));
-      }
-      if (fault?.kind === "delay") {
-        await Promise.all([
-          fault.ms ? new Promise((resolve) => setTimeout(resolve, fault.ms)) : undefined,
-          fault.until?.catch(() => {}),
-        ]);
       }
       upstream = await Deno.connect({ hostname, port: Number(port) });
       open.add(upstream);

@@ -61,7 +61,9 @@ Deno.test(`${DOWNLOADS} downloads cancelled mid-body log no error, count no 5xx 
   // downloads left 370 MiB unread; uncollected garbage measured 60 MiB here (8.5 MiB when
   // collected first with --v8-flags=--expose-gc).
   assert.ok(grown < 192 * MIB, `memory grew by ${(grown / MIB).toFixed(1)} MiB`);
-  console.log(`memory after ${DOWNLOADS} cancelled downloads: ${(grown / MIB).toFixed(1)} MiB more`);
+  console.log(
+    `memory after ${DOWNLOADS} cancelled downloads: ${(grown / MIB).toFixed(1)} MiB more`,
+  );
 
   const errors = logLines(server).filter((line) => line.level === "error");
   assert.deepEqual(errors, [], "a client leaving is not an error");

@@ -142,6 +142,17 @@ Deno.test("startFaultProxy() delays a request until a promise settles", async ()
   assert.equal((await response.arrayBuffer()).byteLength, BODY.length);
 });
 
+Deno.test("startFaultProxy() applies a delay's `then` fault once the wait is over", async () => {
+  await using upstream = startUpstream();
+  await using proxy = startFaultProxy(upstream.url);
+  proxy.add({ fault: { kind: "delay", ms: 50, then: { kind: "drop" } }, times: 1 });
+  await assert.rejects(fetch(`${proxy.endpoint}/b/k`));
+  assert.equal(upstream.hits(), 0);
+  const next = await fetch(`${proxy.endpoint}/b/k`);
+  assert.equal(next.status, 200, "the rule is used up");
+  await next.body?.cancel();
+});
+
 for (const afterBytes of [0, 1, 4096, 50_000]) {
   Deno.test(`startFaultProxy() stalls an answer after ${afterBytes} body bytes`, async () => {
     await using upstream = startUpstream();
