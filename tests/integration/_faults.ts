@@ -10,8 +10,14 @@ import { type FaultProxy, startFaultProxy } from "../fault_proxy.ts";
 import { startS3 } from "../helpers.ts";
 import { startTestServer, type TestServer } from "../test_server.ts";
 
-/** The S3 timeout the fault tests run with: short, so a hang costs a test about a second. */
-export const TEST_S3_TIMEOUT_MS = 500;
+/**
+ * The S3 timeout of the tests that make S3 hang: short, so a hang costs a few
+ * seconds, yet long enough that the loaded test machine rarely trips it by itself.
+ */
+export const SHORT_S3_TIMEOUT_MS = 1000;
+
+/** The S3 timeout of every other fault test: one the loaded machine never trips. */
+export const LONG_S3_TIMEOUT_MS = 10_000;
 
 /** A server on fauxqs behind a fault proxy. */
 export interface FaultyServer extends AsyncDisposable {
@@ -21,10 +27,11 @@ export interface FaultyServer extends AsyncDisposable {
 
 /**
  * Starts fauxqs, a fault proxy in front of it, and a test server (with its
- * worker unless `worker: false`) that reaches S3 only through the proxy.
+ * worker unless `worker: false`) that reaches S3 only through the proxy, with
+ * `COFFER_S3_TIMEOUT_MS` = `s3TimeoutMs` ({@linkcode LONG_S3_TIMEOUT_MS} by default).
  */
 export async function startFaultyServer(
-  options: { worker?: boolean; config?: Partial<Config> } = {},
+  options: { worker?: boolean; s3TimeoutMs?: number; config?: Partial<Config> } = {},
 ): Promise<FaultyServer> {
   await using stack = new AsyncDisposableStack();
   const s3 = stack.use(await startS3());
@@ -39,7 +46,7 @@ export async function startFaultyServer(
           region: "us-east-1",
           accessKeyId: "test",
           secretAccessKey: "test",
-          timeoutMs: TEST_S3_TIMEOUT_MS,
+          timeoutMs: options.s3TimeoutMs ?? LONG_S3_TIMEOUT_MS,
         },
         jobBackoffMs: 50,
         ...options.config,

@@ -17,7 +17,7 @@ import { startFaultProxy } from "../fault_proxy.ts";
 import { collect } from "../helpers.ts";
 import { isOperation } from "../s3_operation.ts";
 import { signUp, startTestServer, waitForFile } from "../test_server.ts";
-import { counterValue, logLines, TEST_S3_TIMEOUT_MS } from "./_faults.ts";
+import { counterValue, logLines, LONG_S3_TIMEOUT_MS } from "./_faults.ts";
 import {
   eventually,
   keysUnder,
@@ -39,7 +39,7 @@ Deno.test({
     await using server = await startTestServer({
       worker: true,
       config: {
-        s3: { ...moto.settings, endpoint: proxy.endpoint, timeoutMs: TEST_S3_TIMEOUT_MS },
+        s3: { ...moto.settings, endpoint: proxy.endpoint, timeoutMs: LONG_S3_TIMEOUT_MS },
         jobBackoffMs: 200,
         workerConcurrency: 1,
       },

@@ -18,16 +18,18 @@ import {
   counterValue,
   download,
   logLines,
+  SHORT_S3_TIMEOUT_MS,
   startFaultyServer,
-  TEST_S3_TIMEOUT_MS,
 } from "./_faults.ts";
 import { eventually, KIB, markedPlaintext, MIB, uploadAccepted } from "./_pipeline.ts";
+
+const SHORT = { s3TimeoutMs: SHORT_S3_TIMEOUT_MS };
 
 /** Far above what the timeouts add up to, far below "for ever". */
 const BOUND_MS = 20_000;
 
 Deno.test("an upload part S3 never answers is cut after COFFER_S3_TIMEOUT_MS, the job retries and stores the file", async () => {
-  await using faulty = await startFaultyServer({ config: { workerConcurrency: 1 } });
+  await using faulty = await startFaultyServer({ ...SHORT, config: { workerConcurrency: 1 } });
   const { server, proxy } = faulty;
   const user = await signUp(server);
   const hang = proxy.add({
@@ -49,9 +51,10 @@ Deno.test("an upload part S3 never answers is cut after COFFER_S3_TIMEOUT_MS, th
   assert.equal((await server.services.queue.getJob(record.id))?.attemptsMade, 2);
   const { metrics } = server.services;
   assert.equal(await counterValue(metrics.uploadRetries), 1);
-  assert.equal(
-    await counterValue(metrics.objectStoreRetries, { operation: "UploadPart" }),
-    S3_MAX_ATTEMPTS - 1,
+  // At least the hung part's retries (more if the loaded machine let another part go silent).
+  assert.ok(
+    await counterValue(metrics.objectStoreRetries, { operation: "UploadPart" }) >=
+      S3_MAX_ATTEMPTS - 1,
   );
   const retries = logLines(server, "job.retry");
   assert.deepEqual(
@@ -71,7 +74,7 @@ Deno.test("an upload part S3 never answers is cut after COFFER_S3_TIMEOUT_MS, th
 });
 
 Deno.test("a ranged download S3 never answers is a 503 with Retry-After once the timeout passes", async () => {
-  await using faulty = await startFaultyServer();
+  await using faulty = await startFaultyServer(SHORT);
   const { server, proxy } = faulty;
   const user = await signUp(server);
   const record = await uploadAccepted(server, user, "raw", markedPlaintext(200 * KIB));
@@ -89,7 +92,7 @@ Deno.test("a ranged download S3 never answers is a 503 with Retry-After once the
     assert.equal(response.status, 503, part);
     assert.equal(response.headers.get("Retry-After"), "5");
     await response.body?.cancel();
-    assert.ok(elapsed >= TEST_S3_TIMEOUT_MS, `${part} waited for the timeout (${elapsed} ms)`);
+    assert.ok(elapsed >= SHORT_S3_TIMEOUT_MS, `${part} waited for the timeout (${elapsed} ms)`);
     assert.ok(elapsed < BOUND_MS, `${part} took ${elapsed} ms`);
   }
   const unavailable = logLines(server, "object_store.unavailable");
@@ -106,7 +109,7 @@ Deno.test("a ranged download S3 never answers is a 503 with Retry-After once the
 });
 
 Deno.test("a HEAD S3 never answers fails with ObjectStoreUnavailableError after every attempt timed out", async () => {
-  await using faulty = await startFaultyServer({ worker: false });
+  await using faulty = await startFaultyServer({ ...SHORT, worker: false });
   const { server, proxy } = faulty;
   const key = ciphertextKey("owner", "file");
   await server.services.store.put(key, new Blob([new Uint8Array(10)]).stream());
@@ -115,14 +118,14 @@ Deno.test("a HEAD S3 never answers fails with ObjectStoreUnavailableError after 
   await assert.rejects(server.services.store.head(key), ObjectStoreUnavailableError);
   const elapsed = Date.now() - started;
   assert.equal(hang.hits, S3_MAX_ATTEMPTS, "each attempt was cut by the timeout, then retried");
-  assert.ok(elapsed >= S3_MAX_ATTEMPTS * TEST_S3_TIMEOUT_MS, `${elapsed} ms`);
+  assert.ok(elapsed >= S3_MAX_ATTEMPTS * SHORT_S3_TIMEOUT_MS, `${elapsed} ms`);
   assert.ok(elapsed < BOUND_MS, `${elapsed} ms`);
   hang.remove();
   assert.equal((await server.services.store.head(key))?.size, 10, "answers once S3 does");
 });
 
 Deno.test("a download S3 stops sending mid-body is aborted once the timeout passes, never ends as a short 200", async () => {
-  await using faulty = await startFaultyServer();
+  await using faulty = await startFaultyServer(SHORT);
   const { server, proxy } = faulty;
   const user = await signUp(server);
   const size = 2 * MIB;
