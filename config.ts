@@ -30,6 +30,14 @@ export interface Config {
     region: string;
     accessKeyId?: string;
     secretAccessKey?: string;
+    /**
+     * How long one S3 request may go without a byte moving either way
+     * (`COFFER_S3_TIMEOUT_MS`, default 30000) before it is cut and retried:
+     * the connection, the wait for an answer, and every pause inside a
+     * streamed body. A download that keeps moving is never cut, however long.
+     * Absent means the default (config.ts always sets it).
+     */
+    timeoutMs?: number;
   };
   masterKeys?: MasterKeySpec[];
   jwtSecret?: Uint8Array;
@@ -125,6 +133,9 @@ const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
 
 const optionalText = z.string().trim().min(1).optional();
 
+/** Default of `COFFER_S3_TIMEOUT_MS`. */
+export const S3_TIMEOUT_DEFAULT_MS = 30_000;
+
 const schema = z.object({
   HOST: z.string().trim().min(1).default("127.0.0.1"),
   PORT: integer(0, 65535).default(8080),
@@ -137,6 +148,7 @@ const schema = z.object({
     "expected a valid S3 bucket name",
   ).optional(),
   S3_REGION: z.string().trim().min(1).default("us-east-1"),
+  COFFER_S3_TIMEOUT_MS: integer(100, 600_000).default(S3_TIMEOUT_DEFAULT_MS),
   AWS_ACCESS_KEY_ID: optionalText,
   AWS_SECRET_ACCESS_KEY: optionalText,
   COFFER_MASTER_KEYS: z.string().trim().min(1).optional().transform((text, ctx) => {
@@ -220,6 +232,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         region: v.S3_REGION,
         accessKeyId: v.AWS_ACCESS_KEY_ID,
         secretAccessKey: v.AWS_SECRET_ACCESS_KEY,
+        timeoutMs: v.COFFER_S3_TIMEOUT_MS,
       }
       : undefined,
     masterKeys: v.COFFER_MASTER_KEYS,

@@ -106,6 +106,17 @@ export class Metrics {
     help: "Files received through file requests",
     registers: [this.registry],
   });
+  readonly uploadRetries = new Counter({
+    name: "coffer_upload_retries_total",
+    help: "Upload job attempts that failed and were scheduled again",
+    registers: [this.registry],
+  });
+  readonly objectStoreRetries = new Counter({
+    name: "coffer_object_store_retries_total",
+    help: "Object store requests sent again after a timeout, reset or server error, by operation",
+    labelNames: ["operation"] as const,
+    registers: [this.registry],
+  });
   readonly jobDuration = new Histogram({
     name: "coffer_job_duration_seconds",
     help: "Time from job start to stored, per attempt",

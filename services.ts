@@ -154,7 +154,14 @@ export async function openServices(config: Config, log: Logger): Promise<Service
   });
   await answersWithin(redis, REDIS_CONNECT_TIMEOUT_MS);
   await bindKeyRing(redis, config, secrets, log);
-  const store = await startupStep(objectStoreProblem(config), () => openObjectStore(config, log));
+  const metrics = new Metrics();
+  const store = await startupStep(
+    objectStoreProblem(config),
+    () =>
+      openObjectStore(config, log, {
+        onRetries: (operation, retries) => metrics.objectStoreRetries.inc({ operation }, retries),
+      }),
+  );
   stack.defer(() => store.close());
   const queueConnection = connectQueueRedis(resolved.url);
   stack.defer(async () => {
@@ -182,7 +189,7 @@ export async function openServices(config: Config, log: Logger): Promise<Service
     uploadSlots: new UploadSlots(redis, { limit: config.maxConcurrentUploads }),
     queue,
     progress,
-    metrics: new Metrics(),
+    metrics,
     [Symbol.asyncDispose]: () => owned.disposeAsync(),
   };
 }

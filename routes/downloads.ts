@@ -310,6 +310,26 @@ export async function servePlaintext(
   return new Response(body, { status: 200, headers });
 }
 
+/**
+ * The stored bytes as they are. The first piece is read before answering, so
+ * a store that fails at once is a 503 rather than a 200 cut short; a failure
+ * after it is logged with the file id and aborts the response.
+ */
+async function storedBytes(
+  services: Services,
+  record: FileRecord,
+  stored: ReadableStream<Uint8Array>,
+): Promise<ReadableStream<Uint8Array>> {
+  const reader = stored.getReader();
+  const first = await reader.read();
+  return resumeStream(
+    first.done ? undefined : first.value,
+    reader,
+    midStreamFailure(services, record),
+    {},
+  );
+}
+
 /** Serves `GET|HEAD /api/files/:id/ciphertext` for a stored record. */
 export async function serveCiphertext(
   c: Context<AppEnv>,
@@ -326,7 +346,9 @@ export async function serveCiphertext(
   const key = ciphertextKey(record.owner, record.id);
   if (request.kind === "range") {
     rangeHeaders(headers, request.range, size);
-    return new Response(await services.store.get(key, request.range), { status: 206, headers });
+    const body = await storedBytes(services, record, await services.store.get(key, request.range));
+    return new Response(body, { status: 206, headers });
   }
-  return new Response(await services.store.get(key), { status: 200, headers });
+  const body = await storedBytes(services, record, await services.store.get(key));
+  return new Response(body, { status: 200, headers });
 }

@@ -74,7 +74,8 @@ function fromDependencyFailure(error: Error, c: Context, log: Logger): CofferErr
   // The route pattern, not the path: a compatible download's path holds a file name.
   const where = { request_id: c.get("requestId"), route: c.req.routePath };
   if (error instanceof ObjectStoreUnavailableError) {
-    log.warn("object_store.unavailable", where);
+    // A file id (never a name: only /api/files/:id routes have an `id`) ties it to the file.
+    log.warn("object_store.unavailable", { ...where, file_id: c.req.param("id") });
     return serviceUnavailable("The object store is not answering; try again shortly");
   }
   if (error instanceof UnknownKeyError) {

@@ -11,7 +11,8 @@ export type ObjectMetadata = Record<string, string>;
 
 /**
  * The object store did not answer (connection refused, reset or timed out,
- * after the client's own retries): the request may succeed later.
+ * a server error such as 503 SlowDown, or a body cut mid-way), after the
+ * client's own retries: the request may succeed later.
  */
 export class ObjectStoreUnavailableError extends Error {
   constructor(cause: unknown) {

@@ -8,13 +8,14 @@ import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { LocalObjectStore } from "./local_store.ts";
 import type { ObjectStore } from "./object_store.ts";
-import { createS3ObjectStore } from "./s3_store.ts";
+import { createS3ObjectStore, type S3ClientOptions } from "./s3_store.ts";
 
 /**
  * Opens the configured object store.
  *
  * @param config The validated configuration.
  * @param log Receives one line naming the backend (endpoint and bucket, never credentials).
+ * @param s3Options Where an S3 client reports its retries.
  * @returns The store; the caller closes it.
  * @throws {Error} if the S3 bucket can neither be found nor created.
  * @example
@@ -24,10 +25,14 @@ import { createS3ObjectStore } from "./s3_store.ts";
  * stack.defer(() => store.close());
  * ```
  */
-export async function openObjectStore(config: Config, log: Logger): Promise<ObjectStore> {
+export async function openObjectStore(
+  config: Config,
+  log: Logger,
+  s3Options: S3ClientOptions = {},
+): Promise<ObjectStore> {
   if (config.s3) {
     const { endpoint, bucket, region } = config.s3;
-    const store = await createS3ObjectStore(config.s3, log);
+    const store = await createS3ObjectStore(config.s3, log, s3Options);
     log.info("object_store.s3", { endpoint: endpoint ?? "aws", bucket, region });
     return store;
   }

@@ -17,8 +17,9 @@ import {
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
-import type { Config } from "../config.ts";
+import { type Config, S3_TIMEOUT_DEFAULT_MS } from "../config.ts";
 import { type Logger, silentLogger } from "../log.ts";
+import { checkedBody } from "./_s3_body.ts";
 import { MAX_PARTS, PartReader, uploadMultipart } from "./_s3_multipart.ts";
 import {
   type ByteRange,
@@ -36,6 +37,20 @@ const MIN_PART_SIZE = 5 * MIB;
 /** S3 settings as validated by config.ts. */
 export type S3Settings = NonNullable<Config["s3"]>;
 
+/**
+ * Attempts of one S3 request (the SDK's standard retry mode: exponential
+ * backoff from 100 ms with full jitter, capped at 20 s, and a retry budget
+ * that stops retrying while most requests fail). Failures that outlast them
+ * are left to the caller: an upload job retries with its own backoff.
+ */
+export const S3_MAX_ATTEMPTS = 3;
+
+/** What the client reports besides errors. */
+export interface S3ClientOptions {
+  /** Called after every request that needed retries, with the operation (`GetObject`) and count. */
+  onRetries?: (operation: string, retries: number) => void;
+}
+
 /** Tuning knobs of {@linkcode S3ObjectStore}; the defaults suit production. */
 export interface S3StoreOptions {
   /** Bytes per part (all parts but the last); default 8 MiB, at least 5 MiB. */
@@ -48,18 +63,31 @@ export interface S3StoreOptions {
   log?: Logger;
 }
 
+/** Options of {@linkcode createS3ObjectStore}: the store's and its client's. */
+export type S3OpenOptions = S3StoreOptions & S3ClientOptions;
+
 /**
  * Creates an S3 client for S3-compatible servers: path-style addressing when an
  * endpoint is set, checksums only when required (otherwise streamed bodies go
  * out aws-chunked, which some servers store verbatim), credentials from config
- * when given (else the SDK's default chain). An endpoint that does not answer
- * at all fails with {@linkcode ObjectStoreUnavailableError}.
+ * when given (else the SDK's default chain).
+ *
+ * Every request is cut once no byte has moved for `timeoutMs` (connecting,
+ * waiting for the answer, or mid-body): the socket inactivity timeout of
+ * @smithy/node-http-handler, which, unlike its `requestTimeout` (a warning
+ * unless told to throw) or a per-command abort signal (which would also cut
+ * a long download that is still moving), measures silence only. Timed-out,
+ * refused and reset requests and 5xx answers are retried
+ * ({@linkcode S3_MAX_ATTEMPTS}); what still fails is an
+ * {@linkcode ObjectStoreUnavailableError}.
  *
  * @param settings The `s3` section of the config.
+ * @param options Where retries are reported.
  * @returns A client; destroy it with `client.destroy()`.
  */
-export function createS3Client(settings: S3Settings): S3Client {
+export function createS3Client(settings: S3Settings, options: S3ClientOptions = {}): S3Client {
   const { endpoint, region, accessKeyId, secretAccessKey } = settings;
+  const timeoutMs = settings.timeoutMs ?? S3_TIMEOUT_DEFAULT_MS;
   const client = new S3Client({
     region,
     endpoint,
@@ -67,20 +95,39 @@ export function createS3Client(settings: S3Settings): S3Client {
     credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined,
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
+    maxAttempts: S3_MAX_ATTEMPTS,
+    requestHandler: { connectionTimeout: timeoutMs, socketTimeout: timeoutMs },
   });
   // Outermost, so it sees what is left after the SDK's own retries.
-  client.middlewareStack.add((next) => async (args) => {
+  client.middlewareStack.add((next, context) => async (args) => {
+    const operation = String(context.commandName ?? "unknown").replace(/Command$/, "");
     try {
-      return await next(args);
+      const result = await next(args);
+      reportRetries(options, operation, result.output);
+      return result;
     } catch (error) {
-      if (UNREACHABLE.has((error as { code?: string })?.code ?? "")) {
-        throw new ObjectStoreUnavailableError(error);
-      }
+      reportRetries(options, operation, error);
+      if (isUnavailable(error)) throw new ObjectStoreUnavailableError(error);
       throw error;
     }
   }, { step: "initialize", name: "cofferUnreachableStore" });
   return client;
 }
+
+function reportRetries(options: S3ClientOptions, operation: string, outcome: unknown) {
+  const attempts = (outcome as { $metadata?: { attempts?: number } })?.$metadata?.attempts ?? 1;
+  if (attempts > 1) options.onRetries?.(operation, attempts - 1);
+}
+
+/** The store did not answer in time, refused, reset, or answered a server error. */
+function isUnavailable(error: unknown): boolean {
+  const { code, name } = (error ?? {}) as { code?: string; name?: string };
+  if (UNREACHABLE.has(code ?? "") || name === "TimeoutError") return true;
+  return SERVER_ERRORS.has(statusOf(error) ?? 0);
+}
+
+/** Answers that mean the store is failing or overloaded (501 means unsupported: not these). */
+const SERVER_ERRORS = new Set([500, 502, 503, 504]);
 
 /** Socket errors that mean the endpoint did not answer at all. */
 const UNREACHABLE = new Set([
@@ -111,9 +158,9 @@ const UNREACHABLE = new Set([
 export async function createS3ObjectStore(
   settings: S3Settings,
   log: Logger,
-  options: S3StoreOptions = {},
+  options: S3OpenOptions = {},
 ): Promise<S3ObjectStore> {
-  const client = createS3Client(settings);
+  const client = createS3Client(settings, options);
   const store = new S3ObjectStore(client, settings.bucket, { log, ...options });
   try {
     if (!await store.bucketExists()) {
@@ -147,8 +194,10 @@ export async function createS3ObjectStore(
  * anything longer as a multipart upload whose parts are sent while the stream is
  * still being read. On any failure or abort the multipart upload is aborted.
  * Before a put starts, unfinished uploads left at the same key (a crashed earlier
- * attempt) are aborted. `list` reports no metadata (S3 listings carry none): use
- * `head`. Metadata keys come back lowercased, as S3 stores them.
+ * attempt) are aborted. `get` streams as the bytes arrive; a body cut or stalled
+ * mid-way errors with {@linkcode ObjectStoreUnavailableError}, never ends short.
+ * `list` reports no metadata (S3 listings carry none): use `head`. Metadata keys
+ * come back lowercased, as S3 stores them.
  */
 export class S3ObjectStore implements ObjectStore {
   readonly kind = "s3";
@@ -212,7 +261,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async get(key: string, range?: ByteRange): Promise<ReadableStream<Uint8Array>> {
     try {
-      const { Body } = await this.client.send(
+      const { Body, ContentLength } = await this.client.send(
         new GetObjectCommand({
           Bucket: this.bucket,
           Key: key,
@@ -220,7 +269,8 @@ export class S3ObjectStore implements ObjectStore {
         }),
       );
       if (!Body) return new ReadableStream({ start: (controller) => controller.close() });
-      return Body.transformToWebStream() as ReadableStream<Uint8Array>;
+      const body = Body.transformToWebStream() as ReadableStream<Uint8Array>;
+      return checkedBody(key, body, ContentLength);
     } catch (error) {
       if (isNotFound(error)) throw new ObjectNotFoundError(key);
       if (statusOf(error) === 416) {

@@ -153,7 +153,7 @@ function reasonOf(error: unknown): string {
  * call that makes the transition releases the quota.
  */
 export async function failUpload(
-  deps: UploadProcessorDeps,
+  deps: Pick<UploadProcessorDeps, "files" | "staging" | "releaseBytes" | "metrics">,
   data: UploadJobData,
   reason: string,
 ): Promise<void> {
@@ -212,6 +212,7 @@ export async function processUpload(
       await failUpload(deps, job.data, reason);
     } else {
       deps.log.warn("job.retry", { file_id: fileId, attempt, reason, cause });
+      deps.metrics?.uploadRetries.inc();
       await deps.files.update(fileId, { status: "queued", error: reason, attempt: attempt + 1 });
     }
     throw error;

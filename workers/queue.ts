@@ -24,21 +24,28 @@ export interface UploadProgress {
 }
 
 /**
- * Attempts of an upload job. With the default backoff the retries wait 1 s,
- * 2 s, … 64 s — about two minutes in all — so an upload outlives a short
+ * Attempts of an upload job. With the default backoff the retries wait up to
+ * 1 s, 2 s, … 64 s — about two minutes in all — so an upload outlives a short
  * object-store outage or restart instead of failing within seconds.
  */
 export const UPLOAD_ATTEMPTS = 8;
 
 /**
- * {@linkcode UPLOAD_ATTEMPTS} attempts with exponential backoff.
+ * Share of each retry delay drawn at random (BullMQ's `jitter`): a delay of
+ * d waits between d/2 and d, so uploads that failed together in one outage
+ * do not all come back in the same instant.
+ */
+export const UPLOAD_BACKOFF_JITTER = 0.5;
+
+/**
+ * {@linkcode UPLOAD_ATTEMPTS} attempts with exponential backoff and jitter.
  *
  * @param backoffMs The first retry delay (config `jobBackoffMs`).
  */
 export function uploadJobOptions(backoffMs = 1000) {
   return {
     attempts: UPLOAD_ATTEMPTS,
-    backoff: { type: "exponential", delay: backoffMs },
+    backoff: { type: "exponential", delay: backoffMs, jitter: UPLOAD_BACKOFF_JITTER },
     removeOnComplete: { age: 3600, count: 10000 },
     removeOnFail: { age: 7 * 24 * 3600 },
   } as const;

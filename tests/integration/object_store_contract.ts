@@ -227,6 +227,30 @@ export function objectStoreContract(
     });
   }
 
+  if (options.listsUploads !== false) {
+    Deno.test({
+      name:
+        `${name} put() clears an unfinished upload an earlier put of the same key left (a killed worker)`,
+      async fn() {
+        await using fixture = await makeStore();
+        const { store, partSize } = fixture;
+        const zombie = stallingStream(randomBytes(partSize + 10), partSize + 5);
+        const abandoned = store.put("redo/key", zombie.stream);
+        abandoned.catch(() => {});
+        await zombie.reached;
+        assert.equal(await fixture.unfinishedUploads(), 1);
+        const redone = randomBytes(partSize + 3);
+        assert.equal(await store.put("redo/key", streamOf(redone)), redone.length);
+        assert.equal(await fixture.unfinishedUploads(), 0, "nothing is left over");
+        await assertStored(store, "redo/key", redone);
+        zombie.release();
+        await assert.rejects(abandoned); // the abandoned put cannot complete over it
+        await assertStored(store, "redo/key", redone);
+        assert.equal(await fixture.unfinishedUploads(), 0);
+      },
+    });
+  }
+
   test("put() is atomic: readers see the old object or nothing, never a part", async ({ store, partSize }) => {
     const old = randomBytes(1000);
     await store.put("atomic/key", streamOf(old));

@@ -31,6 +31,8 @@ const SERIES = {
   coffer_queue_jobs: "gauge",
   coffer_staging_bytes: "gauge",
   coffer_integrity_failures_total: "counter",
+  coffer_upload_retries_total: "counter",
+  coffer_object_store_retries_total: "counter",
 } as const;
 
 interface Sample {
@@ -122,6 +124,7 @@ Deno.test("GET /metrics exposes every series after an upload and a download", as
   assert.equal(valueOf(samples, "coffer_bytes_encrypted_total"), SIZE);
   assert.equal(valueOf(samples, "coffer_bytes_decrypted_total"), SIZE);
   assert.equal(valueOf(samples, "coffer_integrity_failures_total"), 0);
+  assert.equal(valueOf(samples, "coffer_upload_retries_total"), 0);
   assert.equal(valueOf(samples, "coffer_job_duration_seconds_count"), 1);
   assert.ok(valueOf(samples, "coffer_job_duration_seconds_sum") > 0);
   for (const state of ["waiting", "active", "failed"]) {

@@ -3,7 +3,8 @@
  * upload queued before the restart is still processed afterwards, exactly
  * once, and a worker that was running across the restart goes on taking new
  * uploads. While Redis is down, the API answers 503 at once instead of
- * hanging. Redis here is a private redis-server (AOF on, as the embedded one
+ * hanging. A job that is encrypting while Redis restarts completes exactly
+ * once. Redis here is a private redis-server (AOF on, as the embedded one
  * runs), stopped with SIGTERM and started again on the same port and
  * directory.
  */
@@ -13,7 +14,9 @@ import { silentLogger } from "../../log.ts";
 import { spawnRedisServer } from "../../storage/redis_server.ts";
 import { tempDir } from "../helpers.ts";
 import { signUp, startTestServer, type TestServer, waitForFile } from "../test_server.ts";
-import { eventually, keysUnder, markedPlaintext, upload } from "./_pipeline.ts";
+import { eventually, keysUnder, markedPlaintext, MIB, upload } from "./_pipeline.ts";
+import { counterValue, logLines, startFaultyServer } from "./_faults.ts";
+import { isOperation } from "../s3_operation.ts";
 
 /** A redis-server of our own that can be stopped and started on the same port and directory. */
 interface PrivateRedis extends AsyncDisposable {
@@ -127,4 +130,41 @@ Deno.test("while Redis is down the API answers 503 at once, health and metrics s
   const listed = await fetch(`${server.url}/api/files`, { headers: user.headers });
   assert.equal(listed.status, 200);
   await listed.body?.cancel();
+});
+
+Deno.test("a job encrypting while Redis restarts completes exactly once", async () => {
+  await using dir = await tempDir();
+  await using redis = await startPrivateRedis(dir.path);
+  await using faulty = await startFaultyServer({ config: { redisUrl: redis.url } });
+  const { server, proxy } = faulty;
+  const user = await signUp(server);
+  // The encrypted file's upload is held at the store until Redis is back.
+  const putCiphertext = isOperation("PutObject", (r) => r.path.includes("/files/"));
+  const redisBack = Promise.withResolvers<void>();
+  proxy.add({ match: putCiphertext, fault: { kind: "delay", until: redisBack.promise } });
+
+  const sent = await upload(server, user, "raw", markedPlaintext(MIB));
+  assert.equal(sent.status, 202);
+  const id = sent.body.id;
+  await eventually("the job to be uploading", () => {
+    return Promise.resolve(proxy.requests.some(putCiphertext));
+  });
+  assert.equal((await server.services.files.get(id))?.status, "encrypting");
+  await redis.restart();
+  await untilRedisReady(server, true);
+  redisBack.resolve();
+
+  assert.equal((await waitForFile(server, user, id)).status, "stored");
+  await eventually("the job to complete", async () => {
+    return await (await server.services.queue.getJob(id))?.isCompleted() ?? false;
+  });
+  assert.equal((await server.services.queue.getJob(id))?.attemptsMade, 1, "one attempt");
+  assert.equal(proxy.requests.filter(putCiphertext).length, 1, "uploaded once");
+  assert.equal(logLines(server, "job.stored").length, 1);
+  assert.equal(await counterValue(server.services.metrics.uploadsStored), 1);
+  assert.deepEqual(await keysUnder(server.services.store, `files/${user.id}/`), [
+    `files/${user.id}/${id}`,
+  ]);
+  const content = await fetch(`${server.url}/api/files/${id}/content`, { headers: user.headers });
+  assert.equal((await content.arrayBuffer()).byteLength, MIB);
 });

@@ -62,8 +62,20 @@ Deno.test("loadConfig() turns S3 on when a bucket or an endpoint is set", () => 
     region: "eu-west-1",
     accessKeyId: undefined,
     secretAccessKey: undefined,
+    timeoutMs: 30_000,
   });
   assert.throws(() => loadConfig({ S3_BUCKET: "B" }), /S3_BUCKET/);
+});
+
+Deno.test("loadConfig() reads COFFER_S3_TIMEOUT_MS and refuses values that would never or always cut", () => {
+  assert.equal(loadConfig({ S3_BUCKET: "b-1", COFFER_S3_TIMEOUT_MS: "2500" }).s3?.timeoutMs, 2500);
+  for (const bad of ["0", "99", "600001", "soon"]) {
+    assert.throws(
+      () => loadConfig({ S3_BUCKET: "b-1", COFFER_S3_TIMEOUT_MS: bad }),
+      /COFFER_S3_TIMEOUT_MS/,
+      bad,
+    );
+  }
 });
 
 Deno.test("parseMasterKeys() keeps the order, so the first key is active", () => {
