@@ -98,8 +98,9 @@ export interface PlaintextOptions {
 }
 
 /**
- * Re-emits `first` at once, then the rest of `reader` joined into pieces of
- * about {@linkcode RESPONSE_PIECE_BYTES}, logging a failure mid-stream.
+ * Re-emits `first` at once, then the rest of `reader` with small pieces
+ * joined into pieces of about {@linkcode RESPONSE_PIECE_BYTES} (a large
+ * piece goes out as it is), logging a failure mid-stream.
  * Once the consumer cancels (the client left, or Deno's server has sent all
  * Content-Length bytes while a read was pending) the outcome of that read is
  * dropped: closing a cancelled stream would throw and log a false failure.
@@ -149,7 +150,10 @@ function resumeStream(
         }
         if (cancelled) return;
         if (result.done) done = true;
-        else {
+        else if (pieces.length > 0 && result.value.length >= RESPONSE_PIECE_BYTES) {
+          pending = result.value; // large enough alone: joining would only copy it
+          break;
+        } else {
           pieces.push(result.value);
           size += result.value.length;
         }
