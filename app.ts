@@ -20,8 +20,10 @@ import { publicRequestRoutes } from "./routes/public_requests.ts";
 import { publicShareRoutes } from "./routes/public_shares.ts";
 import { requestRoutes } from "./routes/requests.ts";
 import { shareRoutes } from "./routes/shares.ts";
+import { refreshRoutes } from "./routes/refresh.ts";
 import { requestLogging, requireRedis, securityHeaders } from "./routes/middleware.ts";
 import { createErrorHandler, handleNotFound } from "./routes/problem.ts";
+import { ticketRoutes } from "./routes/tickets.ts";
 import { uploadRoutes } from "./routes/uploads.ts";
 
 /** Paths served only to a signed-in caller. */
@@ -94,11 +96,13 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   app.route("/", authRoutes(services, { clientAddress }));
   app.route("/", publicShareRoutes(services, { clientAddress }));
   app.route("/", publicRequestRoutes(services, { clientAddress }));
+  app.route("/", refreshRoutes(services, { clientAddress }));
   const auth = requireAuth(services, { queryTokenPath: QUERY_TOKEN_PATH });
   for (const path of PROTECTED_PATHS) app.use(path, auth);
   app.route("/", uploadRoutes(services));
   app.route("/", fileStatusRoutes(services));
   app.route("/", fileRoutes(services));
+  app.route("/", ticketRoutes(services));
   app.route("/", compatRoutes(services));
   const { files, shares, requests, log, metrics, config } = services;
   const maxTtlSeconds = config.shareMaxTtlSeconds;

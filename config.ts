@@ -42,6 +42,14 @@ export interface Config {
   masterKeys?: MasterKeySpec[];
   jwtSecret?: Uint8Array;
   tokenTtlSeconds: number;
+  /**
+   * Lifetime of a refresh token (`COFFER_REFRESH_TTL`, default 14 days). Each
+   * refresh hands out a new one with the full lifetime, so a session lasts
+   * while it is used at least this often (section 11).
+   */
+  refreshTtlSeconds: number;
+  /** How long a download ticket may take to be started (`COFFER_TICKET_TTL`, default 60). */
+  ticketTtlSeconds: number;
   maxFileBytes: number;
   quotaBytes: number;
   workerConcurrency: number;
@@ -162,6 +170,8 @@ const schema = z.object({
   }),
   COFFER_JWT_SECRET: z.string().min(32, "expected at least 32 bytes").optional(),
   COFFER_TOKEN_TTL: integer(30, 30 * 24 * 3600).default(3600),
+  COFFER_REFRESH_TTL: integer(60, 365 * 24 * 3600).default(14 * 24 * 3600),
+  COFFER_TICKET_TTL: integer(5, 3600).default(60),
   COFFER_MAX_FILE_BYTES: integer(1).default(10737418240),
   COFFER_QUOTA_BYTES: integer(0).default(53687091200),
   COFFER_WORKER_CONCURRENCY: integer(1, 64).default(2),
@@ -240,6 +250,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       ? undefined
       : new TextEncoder().encode(v.COFFER_JWT_SECRET),
     tokenTtlSeconds: v.COFFER_TOKEN_TTL,
+    refreshTtlSeconds: v.COFFER_REFRESH_TTL,
+    ticketTtlSeconds: v.COFFER_TICKET_TTL,
     maxFileBytes: v.COFFER_MAX_FILE_BYTES,
     quotaBytes: v.COFFER_QUOTA_BYTES,
     workerConcurrency: v.COFFER_WORKER_CONCURRENCY,

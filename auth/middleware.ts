@@ -9,7 +9,8 @@
  * `Referer`s, usable as `<script src>` — opens nothing but progress. A token
  * or Authorization header over {@linkcode MAX_TOKEN_BYTES} is refused with
  * 431 before any work. Every other failure — no token, a bad
- * token, a revoked token, a deleted user — is the same 401 problem with
+ * token, a revoked token or session (`sid`, see storage/refresh_store.ts), a
+ * token whose lifetime exceeds the configured one, a deleted user — is the same 401 problem with
  * `WWW-Authenticate: Bearer`, so a client learns nothing about why.
  *
  * @module
@@ -18,6 +19,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { CofferError } from "../errors.ts";
 import type { AppEnv } from "../routes/env.ts";
 import type { Services } from "../services.ts";
+import { RefreshStore } from "../storage/refresh_store.ts";
 import { Revocations } from "./revocations.ts";
 import { verifyToken } from "./tokens.ts";
 
@@ -97,6 +99,7 @@ export function requireAuth(
   }
   const users = services.users;
   const revocations = new Revocations(services.redis);
+  const sessions = new RefreshStore(services.redis, services.config);
   const secret = services.secrets.jwtSecret;
   const policy = { maxLifetimeSeconds: services.config.tokenTtlSeconds };
   return async function requireAuth(c, next) {
@@ -104,12 +107,14 @@ export function requireAuth(
     if (token === undefined) throw unauthorized();
     const claims = await verifyToken(secret, token, policy).catch(() => undefined);
     if (!claims) throw unauthorized();
-    const [revoked, user] = await Promise.all([
+    const [revoked, sessionRevoked, user] = await Promise.all([
       revocations.isRevoked(claims.jti),
+      claims.sid === undefined ? false : sessions.isRevoked(claims.sid),
       users.findById(claims.sub),
     ]);
-    if (revoked || !user) throw unauthorized();
-    c.set("user", { id: user.id, username: user.username, jti: claims.jti, exp: claims.exp });
+    if (revoked || sessionRevoked || !user) throw unauthorized();
+    const { jti, exp, sid } = claims;
+    c.set("user", { id: user.id, username: user.username, jti, exp, ...(sid ? { sid } : {}) });
     await next();
   };
 }

@@ -12,6 +12,10 @@
  * ahead): one whose `iat` lies in the future, or whose lifetime `exp − iat`
  * is longer than the configured TTL, each beyond the tolerance.
  *
+ * A token issued at sign-in carries `sid`, the id of its refresh-token family
+ * (storage/refresh_store.ts), so logout and reuse detection can end every
+ * access token of that session.
+ *
  * @module
  */
 import { jwtVerify, SignJWT } from "jose";
@@ -38,6 +42,8 @@ export interface TokenClaims {
   iat: number;
   /** Expiry, seconds since the epoch. */
   exp: number;
+  /** The session (refresh-token family) the token belongs to, if any. */
+  sid?: string;
 }
 
 /** A freshly issued token. */
@@ -66,6 +72,7 @@ function randomId(): string {
  * @param userId The `sub` claim.
  * @param ttlSeconds Lifetime; `exp = iat + ttlSeconds`.
  * @param now The current time (tests inject it).
+ * @param sid The session (refresh-token family) to name in the `sid` claim.
  * @returns The compact JWT and its claims.
  * @example
  * ```ts
@@ -77,13 +84,15 @@ export async function issueToken(
   userId: string,
   ttlSeconds: number,
   now: Date = new Date(),
+  sid?: string,
 ): Promise<IssuedToken> {
   if (secret.length < 32) {
     throw new RangeError("Cannot issue token: secret is shorter than 32 bytes");
   }
   const iat = Math.floor(now.getTime() / 1000);
-  const claims = { sub: userId, jti: randomId(), iat, exp: iat + ttlSeconds };
-  const token = await new SignJWT({})
+  const claims: TokenClaims = { sub: userId, jti: randomId(), iat, exp: iat + ttlSeconds };
+  if (sid !== undefined) claims.sid = sid;
+  const token = await new SignJWT(sid === undefined ? {} : { sid })
     .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: "JWT" })
     .setSubject(claims.sub)
     .setJti(claims.jti)
@@ -149,12 +158,13 @@ export async function verifyToken(
       typ: "JWT",
       currentDate: now,
     });
-    const { sub, jti, iat, exp } = payload;
+    const { sub, jti, iat, exp, sid } = payload;
     if (!isShortString(sub) || !isShortString(jti) || iat === undefined || exp === undefined) {
       throw new Error("sub and jti must be short strings");
     }
+    if (sid !== undefined && !isShortString(sid)) throw new Error("sid must be a short string");
     checkIssuedWithin(iat, exp, policy, now);
-    return { sub, jti, iat, exp };
+    return sid === undefined ? { sub, jti, iat, exp } : { sub, jti, iat, exp, sid };
   } catch (error) {
     throw new InvalidTokenError({ cause: error });
   }

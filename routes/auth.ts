@@ -1,8 +1,8 @@
 /**
  * Accounts and tokens: `POST /api/auth/register`, `POST /api/auth/token`,
  * `POST /api/auth/logout`, `GET /api/me`, and the original design's
- * `POST /generate_token` (same answer as /api/auth/token; also takes a
- * form-encoded body or HTTP Basic credentials).
+ * `POST /generate_token` (the original answer — an access token only, no
+ * refresh token; also takes a form-encoded body or HTTP Basic credentials).
  *
  * Logins are counted before the password is checked, so even concurrent
  * guessing cannot exceed the limits; a successful login gives its attempt
@@ -13,6 +13,10 @@
  * early answer; a correct password from an address that has not failed is
  * never refused. An unknown username costs one argon2id hash like a wrong
  * password, and both answer the same 401 body.
+ *
+ * A sign-in starts a refresh-token family (routes/refresh.ts); with
+ * `refresh_cookie: true` (the page) its token is set as an HttpOnly cookie
+ * instead of being returned. Logout revokes the access token and its family.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
@@ -35,6 +39,7 @@ import {
   type RateLimitSettings,
   slowdownMs,
 } from "../auth/rate_limit.ts";
+import { clearRefreshCookie, refreshCookieOf } from "../auth/refresh_cookie.ts";
 import { Revocations } from "../auth/revocations.ts";
 import { issueToken } from "../auth/tokens.ts";
 import { normalizeUsername, USERNAME_INPUT_PATTERN } from "../auth/usernames.ts";
@@ -42,6 +47,7 @@ import { CofferError } from "../errors.ts";
 import type { Services } from "../services.ts";
 import type { AppEnv } from "./env.ts";
 import { bearerSecurity, createRouter, problem } from "./openapi.ts";
+import { refreshStoreOf, type TokenBody, tokenPair, TokenSchema } from "./refresh.ts";
 
 /** Largest request body the auth routes read (a 1024-character password fits escaped). */
 export const MAX_AUTH_BODY_BYTES = 16 * 1024;
@@ -76,6 +82,12 @@ const CredentialsSchema = z.object({
 }).openapi("Credentials");
 type Credentials = z.infer<typeof CredentialsSchema>;
 
+const SignInSchema = CredentialsSchema.extend({
+  refresh_cookie: z.boolean().optional().openapi({
+    description: "Set the refresh token as an HttpOnly cookie instead of returning it (the page)",
+  }),
+}).openapi("SignIn");
+
 const UserSchema = z.object({ id: z.string(), username: z.string() }).openapi("User");
 const MeSchema = z.object({
   id: z.string(),
@@ -83,12 +95,6 @@ const MeSchema = z.object({
   used_bytes: z.number().int(),
   quota_bytes: z.number().int(),
 }).openapi("Me");
-const TokenSchema = z.object({
-  access_token: z.string(),
-  token_type: z.literal("Bearer"),
-  expires_in: z.number().int().openapi({ description: "Seconds until the token expires" }),
-}).openapi("Token");
-type TokenBody = z.infer<typeof TokenSchema>;
 
 const limitBody = bodyLimit({
   maxSize: MAX_AUTH_BODY_BYTES,
@@ -102,7 +108,7 @@ const limitBody = bodyLimit({
 
 const tokenResponses = {
   200: {
-    description: "A new access token",
+    description: "A new access token and refresh token",
     content: { "application/json": { schema: TokenSchema } },
   },
   400: problem("Malformed request, or a password over 1024 characters"),
@@ -134,10 +140,16 @@ const tokenRoute = createRoute({
   summary: "Sign in: exchange username and password for an access token",
   middleware: [limitBody] as const,
   request: {
-    body: { required: true, content: { "application/json": { schema: CredentialsSchema } } },
+    body: { required: true, content: { "application/json": { schema: SignInSchema } } },
   },
   responses: tokenResponses,
 });
+
+const AccessTokenSchema = TokenSchema.pick({
+  access_token: true,
+  token_type: true,
+  expires_in: true,
+}).openapi("AccessToken");
 
 const compatTokenRoute = createRoute({
   method: "post",
@@ -153,7 +165,13 @@ const compatTokenRoute = createRoute({
       },
     },
   },
-  responses: tokenResponses,
+  responses: {
+    ...tokenResponses,
+    200: {
+      description: "A new access token (no refresh token: the original design's answer)",
+      content: { "application/json": { schema: AccessTokenSchema } },
+    },
+  },
 });
 
 const unauthorizedResponse = problem("Missing, invalid, expired or revoked token");
@@ -161,7 +179,7 @@ const unauthorizedResponse = problem("Missing, invalid, expired or revoked token
 const logoutRoute = createRoute({
   method: "post",
   path: "/api/auth/logout",
-  summary: "Revoke the token used for this request",
+  summary: "Revoke the token used for this request and every token of its sign-in",
   security: bearerSecurity,
   responses: { 204: { description: "Revoked" }, 401: unauthorizedResponse },
 });
@@ -204,9 +222,10 @@ function basicCredentials(c: Context): Partial<Credentials> | undefined {
  * @throws {RangeError} if a rate-limit override is not two positive integers.
  */
 export function authRoutes(services: Services, options: AuthRoutesOptions = {}) {
-  const { config, log, secrets } = services;
+  const { config, log } = services;
   const users = services.users;
   const revocations = new Revocations(services.redis);
+  const refresh = refreshStoreOf(services);
   const limits = { ...DEFAULT_RATE_LIMITS, ...options.rateLimits };
   const loginsPerUserAndAddress = new RateLimiter(
     services.redis,
@@ -244,7 +263,8 @@ export function authRoutes(services: Services, options: AuthRoutesOptions = {}) 
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
 
-  async function login(c: Context<AppEnv>, credentials: Credentials): Promise<TokenBody> {
+  /** Checks the credentials within the rate limits; returns the user id. */
+  async function authenticate(c: Context<AppEnv>, credentials: Credentials): Promise<string> {
     const address = addressOf(c);
     const subject = credentials.username.toLowerCase();
     // The address cannot contain "|", so the pair is unambiguous.
@@ -268,10 +288,25 @@ export function authRoutes(services: Services, options: AuthRoutesOptions = {}) 
       loginsPerAddress.refund(address),
       loginsPerUser.refund(subject),
     ]);
-    const issued = await issueToken(secrets.jwtSecret, user.id, config.tokenTtlSeconds);
-    log.info("auth.token_issued", { user_id: user.id, jti: issued.jti });
+    return user.id;
+  }
+
+  /** Signs in: a new session (refresh-token family) and its first token pair. */
+  async function login(c: Context<AppEnv>, credentials: Credentials, inCookie: boolean) {
+    const userId = await authenticate(c, credentials);
+    const session = await refresh.start(userId);
+    log.info("auth.token_issued", { user_id: userId, sid: session.family });
+    return await tokenPair(c, services, userId, session, inCookie);
+  }
+
+  /** The original design's sign-in: an access token alone. */
+  async function compatLogin(c: Context<AppEnv>, credentials: Credentials) {
+    const userId = await authenticate(c, credentials);
+    const issued = await issueToken(services.secrets.jwtSecret, userId, config.tokenTtlSeconds);
+    log.info("auth.token_issued", { user_id: userId, jti: issued.jti });
     c.header("Cache-Control", "no-store");
-    return { access_token: issued.token, token_type: "Bearer", expires_in: config.tokenTtlSeconds };
+    const body = { access_token: issued.token, token_type: "Bearer" as const };
+    return { ...body, expires_in: config.tokenTtlSeconds };
   }
 
   const router = createRouter();
@@ -297,7 +332,10 @@ export function authRoutes(services: Services, options: AuthRoutesOptions = {}) 
     return c.json({ id: user.id, username: user.username }, 201);
   });
 
-  router.openapi(tokenRoute, async (c) => c.json(await login(c, c.req.valid("json")), 200));
+  router.openapi(tokenRoute, async (c) => {
+    const { refresh_cookie: inCookie, ...credentials } = c.req.valid("json");
+    return c.json(await login(c, credentials, inCookie === true), 200);
+  });
 
   router.openapi(compatTokenRoute, async (c) => {
     const json = c.req.valid("json") as Partial<Credentials>;
@@ -311,13 +349,19 @@ export function authRoutes(services: Services, options: AuthRoutesOptions = {}) 
     if (!parsed.success) {
       throw new CofferError("VALIDATION_FAILED", "Expected username and password");
     }
-    return c.json(await login(c, parsed.data), 200);
+    return c.json(await compatLogin(c, parsed.data), 200);
   });
 
   router.openapi({ ...logoutRoute, middleware: [authenticated] as const }, async (c) => {
-    const { id, jti, exp } = c.get("user");
+    const { id, jti, exp, sid } = c.get("user");
     await revocations.revoke(jti, exp);
-    log.info("auth.logout", { user_id: id, jti });
+    if (sid) await refresh.revokeFamily(sid);
+    const cookie = refreshCookieOf(c);
+    if (cookie) {
+      await refresh.revokeByToken(cookie);
+      clearRefreshCookie(c);
+    }
+    log.info("auth.logout", { user_id: id, jti, sid: sid ?? null });
     return c.body(null, 204);
   });
 

@@ -11,6 +11,8 @@ export interface AuthUser {
   jti: string;
   /** The token's expiry, seconds since the epoch. */
   exp: number;
+  /** The token's session (refresh-token family), if it has one. */
+  sid?: string;
 }
 
 /** Variables on the request context. */

@@ -5,13 +5,14 @@
  * event stream starts with the current state, sends one event per change,
  * and ends after `stored` or `failed` — or when the token that opened it
  * stops being acceptable: at its `exp` (a timer), or once it is revoked
- * (checked on each recheck, so logout ends it within `RECHECK_MS` on any API
+ * or its session is (checked on each recheck, so logout ends it within `RECHECK_MS` on any API
  * process). A client that still may follow the file reopens or polls with a
  * current token.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import { Revocations } from "../auth/revocations.ts";
+import { RefreshStore } from "../storage/refresh_store.ts";
 import type { Services } from "../services.ts";
 import type { FileRecord } from "../storage/file_store.ts";
 import type { UploadProgress } from "../workers/queue.ts";
@@ -41,7 +42,7 @@ const RECHECK_MS = 5_000;
  * revocation is a Redis read, done at most once per {@linkcode RECHECK_MS}
  * however many progress events arrive.
  */
-function tokenWatch(revocations: Revocations, user: AuthUser) {
+function tokenWatch(revocations: Revocations, sessions: RefreshStore, user: AuthUser) {
   const expiresAt = user.exp * 1000;
   let checkedAt = Date.now(); // the middleware has just checked it
   return {
@@ -53,7 +54,11 @@ function tokenWatch(revocations: Revocations, user: AuthUser) {
       if (now >= expiresAt) return true;
       if (now - checkedAt < RECHECK_MS) return false;
       checkedAt = now;
-      return await revocations.isRevoked(user.jti);
+      const [revoked, sessionRevoked] = await Promise.all([
+        revocations.isRevoked(user.jti),
+        user.sid === undefined ? false : sessions.isRevoked(user.sid),
+      ]);
+      return revoked || sessionRevoked;
     },
   };
 }
@@ -114,6 +119,7 @@ const eventsRoute = createRoute({
 export function fileStatusRoutes(services: Services) {
   const { files } = services;
   const revocations = new Revocations(services.redis);
+  const sessions = new RefreshStore(services.redis, services.config);
   const router = createRouter();
   router.openapi(statusRoute, async (c) => {
     const record = await ownedFile(files, c.get("user").id, c.req.valid("param").id);
@@ -123,7 +129,7 @@ export function fileStatusRoutes(services: Services) {
   router.openapi(eventsRoute, async (c) => {
     const owner = c.get("user").id;
     const first = await ownedFile(files, owner, c.req.valid("param").id);
-    const token = tokenWatch(revocations, c.get("user"));
+    const token = tokenWatch(revocations, sessions, c.get("user"));
     c.header("Cache-Control", "no-store");
     c.header("X-Accel-Buffering", "no"); // nginx: pass events on as they come
     return streamSSE(c, async (stream) => {

@@ -18,8 +18,8 @@ import type { AppEnv } from "./env.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** Route patterns whose raw path must never be logged (a file name or a link id). */
-const SECRET_PATH_ROUTES = /:filename|^\/(s|r)\/|^\/api\/(shares|requests)\/:/;
+/** Route patterns whose raw path must never be logged (a file name, a link id, a ticket). */
+const SECRET_PATH_ROUTES = /:filename|:ticket|^\/(s|r)\/|^\/api\/(shares|requests)\/:/;
 
 /** Called after each request with its route pattern, status and duration. */
 export type RequestObserver = (route: string, method: string, status: number, ms: number) => void;

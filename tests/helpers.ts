@@ -100,6 +100,8 @@ export function testConfig(
     masterKeys: [{ kid: "k1", key: randomBytes(32) }],
     jwtSecret: randomBytes(32),
     tokenTtlSeconds: 3600,
+    refreshTtlSeconds: 14 * 24 * 3600,
+    ticketTtlSeconds: 60,
     maxFileBytes: 64 * 1024 * 1024,
     quotaBytes: 1024 * 1024 * 1024,
     workerConcurrency: 2,

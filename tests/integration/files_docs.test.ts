@@ -71,6 +71,8 @@ const PUBLIC = new Set([
   "/docs",
   "/api/auth/register",
   "/api/auth/token",
+  "/api/auth/refresh",
+  "/api/dl/{ticket}",
   "/generate_token",
   "/s/{id}/info",
   "/s/{id}/unlock",
