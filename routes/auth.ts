@@ -47,7 +47,7 @@ import { CofferError } from "../errors.ts";
 import type { Services } from "../services.ts";
 import type { AppEnv } from "./env.ts";
 import { bearerSecurity, createRouter, problem } from "./openapi.ts";
-import { refreshStoreOf, type TokenBody, tokenPair, TokenSchema } from "./refresh.ts";
+import { refreshStoreOf, tokenPair, TokenSchema } from "./refresh.ts";
 
 /** Largest request body the auth routes read (a 1024-character password fits escaped). */
 export const MAX_AUTH_BODY_BYTES = 16 * 1024;
