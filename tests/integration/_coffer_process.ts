@@ -2,7 +2,6 @@
  * Real Coffer processes for multi-process tests: the exact command of a
  * deno.json task (`deno task api`, `deno task worker`) run with this Deno
  * binary as a direct child, its JSON log lines collected as they arrive.
- * (tests/integration/ops_scale_out.test.ts has its own copy of this class.)
  */
 import assert from "node:assert/strict";
 
