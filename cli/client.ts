@@ -1,12 +1,15 @@
 /**
  * The HTTP side of the CLI: requests to one Coffer server with the saved
- * bearer token, and problem+json answers turned into one-line
+ * session's bearer token (renewed when it runs out, and once more after a
+ * 401 for requests that can be sent again; see session_tokens.ts), and
+ * problem+json answers turned into one-line
  * {@linkcode CliError}s that name the action (`Cannot download f1: File is
  * not stored yet`).
  *
  * @module
  */
 import { CliError } from "./command.ts";
+import type { SessionTokens } from "./session_tokens.ts";
 import { postSized, type SizedBody } from "./sized_upload.ts";
 
 /** An RFC 9457 problem body as the API sends it. */
@@ -30,16 +33,28 @@ async function problemText(response: Response): Promise<string> {
   return `HTTP ${response.status} ${response.statusText}`.trim();
 }
 
+/** The server answered with an error status (the message says what failed and why). */
+export class HttpError extends CliError {
+  /**
+   * @param message What failed and why.
+   * @param status The HTTP status.
+   */
+  constructor(message: string, readonly status: number) {
+    super(message);
+    this.name = "HttpError";
+  }
+}
+
 /** A client for one server, optionally signed in. */
 export class ApiClient {
   /**
    * @param server The normalized server URL (no trailing slash).
-   * @param token The bearer token, if signed in.
+   * @param tokens The signed-in session, if any.
    * @param signal Aborts every request (Ctrl-C).
    */
   constructor(
     readonly server: string,
-    private readonly token: string | undefined,
+    private readonly tokens: SessionTokens | undefined,
     private readonly signal: AbortSignal,
   ) {}
 
@@ -53,12 +68,25 @@ export class ApiClient {
    * @returns A 2xx response; the caller consumes its body.
    * @throws {CliError} if the server cannot be reached or answers with an error.
    */
-  request(path: string, action: string, init: RequestInit = {}): Promise<Response> {
-    const headers = this.headers(init.headers);
-    return this.answer(
-      action,
-      () => fetch(`${this.server}${path}`, { ...init, headers, signal: this.signal }),
-    );
+  async request(path: string, action: string, init: RequestInit = {}): Promise<Response> {
+    if (init.body instanceof ReadableStream) {
+      throw new TypeError("Cannot send a stream with request(): use upload()");
+    }
+    const send = (token: string | undefined) =>
+      this.send(action, () =>
+        fetch(`${this.server}${path}`, {
+          ...init,
+          headers: this.headers(init.headers, token),
+          signal: this.signal,
+        }));
+    const token = await this.tokens?.current();
+    let response = await send(token);
+    if (response.status === 401 && this.tokens && token) {
+      // Revoked or expired early (another clock): renew once and send again.
+      await response.body?.cancel();
+      response = await send(await this.tokens.renew(token));
+    }
+    return await this.check(action, response, token !== undefined);
   }
 
   /**
@@ -74,24 +102,26 @@ export class ApiClient {
     body: SizedBody,
     headers: HeadersInit = {},
   ): Promise<T> {
-    const response = await this.answer(
+    // The token is checked when the upload starts: however long the body
+    // takes, its expiry meanwhile does not matter (a body cannot be resent).
+    const token = await this.tokens?.current();
+    const response = await this.send(
       action,
-      () => postSized(`${this.server}${path}`, this.headers(headers), body, this.signal),
+      () => postSized(`${this.server}${path}`, this.headers(headers, token), body, this.signal),
     );
-    return await this.parse<T>(response, action);
+    return await this.parse<T>(await this.check(action, response, token !== undefined), action);
   }
 
-  private headers(init: HeadersInit | undefined): Headers {
+  private headers(init: HeadersInit | undefined, token: string | undefined): Headers {
     const headers = new Headers(init);
-    if (this.token) headers.set("Authorization", `Bearer ${this.token}`);
+    if (token) headers.set("Authorization", `Bearer ${token}`);
     return headers;
   }
 
-  /** Runs `send` and turns a failure or an error status into a {@linkcode CliError}. */
-  private async answer(action: string, send: () => Promise<Response>): Promise<Response> {
-    let response: Response;
+  /** Runs `send`, turning a network failure into a {@linkcode CliError}. */
+  private async send(action: string, send: () => Promise<Response>): Promise<Response> {
     try {
-      response = await send();
+      return await send();
     } catch (error) {
       if (this.signal.aborted) throw error;
       const reason = (error as Error).message.split("\n")[0];
@@ -99,12 +129,19 @@ export class ApiClient {
         cause: error,
       });
     }
+  }
+
+  /** Passes a success through; turns an error status into a {@linkcode CliError}. */
+  private async check(action: string, response: Response, signedIn: boolean): Promise<Response> {
     if (response.ok) return response;
     const message = `${action}: ${await problemText(response)}`;
-    if (response.status === 401 && this.token) {
-      throw new CliError(`${message} (session expired or revoked: run login again)`);
+    if (response.status === 401 && signedIn) {
+      throw new HttpError(
+        `${message} (session expired or revoked: run 'coffer login' again)`,
+        response.status,
+      );
     }
-    throw new CliError(message);
+    throw new HttpError(message, response.status);
   }
 
   private async parse<T>(response: Response, action: string): Promise<T> {

@@ -1,14 +1,20 @@
 /**
- * `deno task cli <command> …` — the Coffer command-line client.
+ * `coffer <command> …` — the Coffer command-line client, installed with
+ * `deno install -g … -n coffer --config deno.json cli/main.ts` (README.md), or
+ * run in the repository as `deno task cli <command> …`.
  *
  * ```
- * deno task cli login alice
- * deno task cli upload report.pdf photos/*.jpg
- * deno task cli ls
- * deno task cli get FILE_ID -o report.pdf
- * deno task cli get FILE_ID --encrypted && deno task cli key FILE_ID -o key.json
- * deno task cli decrypt report.pdf.cbl --key key.json
+ * coffer register alice
+ * coffer upload report.pdf photos/*.jpg
+ * coffer ls
+ * coffer get report.pdf -o ~/Downloads/
+ * coffer get FILE_ID --encrypted && coffer key FILE_ID -o key.json
+ * coffer decrypt report.pdf.cbl --key key.json
  * ```
+ *
+ * Relative paths resolve against the caller's directory, also under
+ * `deno task cli` (which runs in the repository and passes the caller's
+ * directory as `INIT_CWD`).
  *
  * Exit status: 0 ok, 1 failure, 2 usage error, 130 interrupted. Errors are
  * one line on stderr. Every command has `--help`.
@@ -21,7 +27,7 @@ import type { CliContext } from "./session.ts";
 import { type CliSettings, cliSettings } from "./settings.ts";
 
 /** How the user runs the CLI, for help and messages. */
-export const PROGRAM = "deno task cli";
+export const PROGRAM = "coffer";
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));
@@ -95,6 +101,8 @@ export async function main(
     printError(`coffer: ${error.message}`);
     return EXIT_USAGE;
   }
+  // Under `deno task cli` the process runs in the repository; files are the caller's.
+  if (settings.callerDir) Deno.chdir(settings.callerDir);
   const context: CliContext = { signal, settings };
   return await runCommand(PROGRAM, command, help ? ["--help"] : passed, context);
 }

@@ -12,6 +12,7 @@ import {
   type ParsedArgs,
   stringOption,
 } from "./command.ts";
+import { SessionTokens } from "./session_tokens.ts";
 import { type CliSettings, CredentialStore, normalizeServer, type Session } from "./settings.ts";
 
 /** The context of a client command. */
@@ -44,20 +45,31 @@ export function credentialsOf(context: CliContext): CredentialStore {
 }
 
 /**
- * A client carrying the saved session for the command's server.
+ * The saved session for the command's server, renewing itself as needed.
  *
- * @throws {CliError} if not signed in or the session has expired.
+ * @throws {CliError} if not signed in.
+ */
+export async function savedSession(
+  args: ParsedArgs,
+  context: CliContext,
+): Promise<SessionTokens | undefined> {
+  const server = serverOf(args, context);
+  const store = credentialsOf(context);
+  const session: Session | undefined = await store.get(server);
+  return session && new SessionTokens(server, store, session, context.signal);
+}
+
+/**
+ * A client carrying the saved session for the command's server; its access
+ * token is renewed with the refresh token whenever it runs out.
+ *
+ * @throws {CliError} if not signed in (a session that cannot be renewed
+ *   fails on the first request).
  */
 export async function signedInClient(args: ParsedArgs, context: CliContext): Promise<ApiClient> {
-  const server = serverOf(args, context);
-  const session: Session | undefined = await credentialsOf(context).get(server);
-  if (!session) {
-    throw new CliError(`Not signed in to ${server}: run 'deno task cli login' first`);
+  const tokens = await savedSession(args, context);
+  if (!tokens) {
+    throw new CliError(`Not signed in to ${serverOf(args, context)}: run 'coffer login' first`);
   }
-  if (Date.parse(session.expires_at) <= Date.now()) {
-    throw new CliError(
-      `Your session with ${server} expired: run 'deno task cli login ${session.username}'`,
-    );
-  }
-  return new ApiClient(server, session.access_token, context.signal);
+  return new ApiClient(tokens.server, tokens, context.signal);
 }

@@ -9,13 +9,19 @@
  * | `COFFER_CONFIG_DIR` | where credentials.json lives (tests); else the ones below        |
  * | `XDG_CONFIG_HOME`   | `$XDG_CONFIG_HOME/coffer`                                        |
  * | `HOME`              | `~/.config/coffer` (`USERPROFILE` on Windows)                    |
+ * | `INIT_CWD`          | set by `deno task`: the caller's directory, where relative paths resolve |
  *
  * `credentials.json` (mode 0600, directory 0700) holds one session per server:
  *
  * ```json
  * {"servers":{"http://127.0.0.1:8080":{"username":"alice","access_token":"…",
- *   "expires_at":"2025-01-01T13:00:00.000Z"}}}
+ *   "expires_at":"2025-01-01T13:00:00.000Z","refresh_token":"crt_…",
+ *   "refresh_expires_at":"2025-01-15T12:00:00.000Z"}}}
  * ```
+ *
+ * Renewals (cli/session_tokens.ts) take an exclusive lock on
+ * `credentials.json.lock` beside it, so concurrent `coffer` processes never
+ * spend one refresh token twice.
  *
  * @module
  */
@@ -35,6 +41,11 @@ export interface CliSettings {
   configDir: string;
   /** `COFFER_CRYPTO_ENGINE` and `COFFER_LIBCRYPTO`, for commands that decrypt locally. */
   engine: EngineSettings;
+  /**
+   * The directory the user ran the command in, when it is not the process's
+   * (`deno task cli` runs in the repository; it passes the caller's as `INIT_CWD`).
+   */
+  callerDir?: string;
 }
 
 /** A signed-in session with one server. */
@@ -43,6 +54,10 @@ export interface Session {
   access_token: string;
   /** ISO 8601. */
   expires_at: string;
+  /** Renews the access token (absent for sessions saved before refresh tokens). */
+  refresh_token?: string;
+  /** ISO 8601. */
+  refresh_expires_at?: string;
 }
 
 interface CredentialsFile {
@@ -67,7 +82,12 @@ export function cliSettings(
     (env.XDG_CONFIG_HOME
       ? join(env.XDG_CONFIG_HOME, "coffer")
       : join(home || ".", ".config", "coffer"));
-  return { server: env.COFFER_URL || DEFAULT_SERVER, configDir, engine: engineSettings(env) };
+  return {
+    server: env.COFFER_URL || DEFAULT_SERVER,
+    configDir,
+    engine: engineSettings(env),
+    ...(env.INIT_CWD ? { callerDir: env.INIT_CWD } : {}),
+  };
 }
 
 /**
@@ -136,6 +156,30 @@ export class CredentialStore {
       await Deno.remove(temp).catch(() => {});
       throw error;
     }
+  }
+
+  /**
+   * Takes the exclusive lock on the credentials (waiting for another process
+   * to release it); dispose the result to release it.
+   */
+  async lock(): Promise<Disposable> {
+    await Deno.mkdir(this.configDir, { recursive: true, mode: 0o700 });
+    const file = await Deno.open(`${this.path}.lock`, { create: true, write: true, mode: 0o600 });
+    try {
+      await file.lock(true);
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+    return {
+      [Symbol.dispose]() {
+        try {
+          file.unlockSync();
+        } finally {
+          file.close();
+        }
+      },
+    };
   }
 
   /** The session for `server`, if one was saved. */

@@ -1,5 +1,6 @@
 /**
- * The small file commands: `ls`, `status ID`, `rm ID…` and `key ID`.
+ * The small file commands: `ls`, `status FILE`, `rm FILE…` and `key FILE`,
+ * where FILE is an id or a name (resolve_file.ts).
  *
  * @module
  */
@@ -8,20 +9,8 @@ import { CliError, type Command, EXIT_FAILURE, flag, stringOption } from "../com
 import { formatBytes, formatTable } from "../format.ts";
 import { createOutputFile } from "../output_file.ts";
 import { type CliContext, JSON_OPTION, SERVER_OPTION, signedInClient } from "../session.ts";
-import type { FileList, FileRecord, FileStatusView } from "./_types.ts";
-
-/** Every file of the signed-in user, newest first (all pages). */
-export async function listAllFiles(client: ApiClient): Promise<FileRecord[]> {
-  const files: FileRecord[] = [];
-  let cursor: string | null = null;
-  do {
-    const query = new URLSearchParams({ limit: "200", ...(cursor ? { cursor } : {}) });
-    const page: FileList = await client.json(`/api/files?${query}`, "Cannot list files");
-    files.push(...page.files);
-    cursor = page.next_cursor;
-  } while (cursor);
-  return files;
-}
+import { listAllFiles, resolveFile } from "../resolve_file.ts";
+import type { FileStatusView } from "./_types.ts";
 
 function fileId(id: string): string {
   return encodeURIComponent(id);
@@ -55,17 +44,16 @@ export const lsCommand: Command<CliContext> = {
 /** `status ID`. */
 export const statusCommand: Command<CliContext> = {
   name: "status",
-  usage: "ID [--json]",
+  usage: "FILE [--json]",
   summary: "Show whether a file is queued, encrypting, stored or failed, and its progress.",
   options: { ...JSON_OPTION, ...SERVER_OPTION },
   positionals: [1, 1],
   async run(args, context) {
     const client = await signedInClient(args, context);
-    const id = args.positionals[0];
-    const view = await client.json<FileStatusView>(
-      `/api/files/${fileId(id)}/status`,
-      `Cannot get the status of ${id}`,
-    );
+    const given = args.positionals[0];
+    const action = `Cannot get the status of ${given}`;
+    const { id } = await resolveFile(client, given, action);
+    const view = await client.json<FileStatusView>(`/api/files/${fileId(id)}/status`, action);
     if (flag(args, "json")) {
       console.log(JSON.stringify(view, null, 2));
       return;
@@ -79,20 +67,22 @@ export const statusCommand: Command<CliContext> = {
 /** `rm ID…`. */
 export const rmCommand: Command<CliContext> = {
   name: "rm",
-  usage: "ID…",
+  usage: "FILE…",
   summary: "Delete files: their keys first (crypto-shredding), then the stored ciphertext.",
   options: { ...SERVER_OPTION },
   positionals: [1, Infinity],
   async run(args, context) {
     const client = await signedInClient(args, context);
     let failures = 0;
-    for (const id of args.positionals) {
+    for (const given of args.positionals) {
       try {
-        const response = await client.request(`/api/files/${fileId(id)}`, `Cannot delete ${id}`, {
+        const action = `Cannot delete ${given}`;
+        const { id, name } = await resolveFile(client, given, action);
+        const response = await client.request(`/api/files/${fileId(id)}`, action, {
           method: "DELETE",
         });
         await response.body?.cancel();
-        console.log(`Deleted ${id}`);
+        console.log(`Deleted ${id}${name === given ? "" : ` (${name})`}`);
       } catch (error) {
         if (!(error instanceof CliError) || context.signal.aborted) throw error;
         console.error(`coffer: ${error.message}`);
@@ -106,7 +96,7 @@ export const rmCommand: Command<CliContext> = {
 /** `key ID`. */
 export const keyCommand: Command<CliContext> = {
   name: "key",
-  usage: "ID [-o KEY.json] [--force]",
+  usage: "FILE [-o KEY.json] [--force]",
   summary: "Export a file's data key (JSON) for offline decryption with 'decrypt'.",
   details: "The key decrypts the file: keep it as secret as the file itself. Without -o it\n" +
     "is printed on stdout; with -o it is written with mode 0600.",
@@ -118,11 +108,10 @@ export const keyCommand: Command<CliContext> = {
   positionals: [1, 1],
   async run(args, context) {
     const client = await signedInClient(args, context);
-    const id = args.positionals[0];
-    const response = await client.request(
-      `/api/files/${fileId(id)}/key`,
-      `Cannot export the key of ${id}`,
-    );
+    const given = args.positionals[0];
+    const action = `Cannot export the key of ${given}`;
+    const { id } = await resolveFile(client, given, action);
+    const response = await client.request(`/api/files/${fileId(id)}/key`, action);
     const text = JSON.stringify(await response.json(), null, 2) + "\n";
     const path = stringOption(args, "output");
     if (path === undefined) {
@@ -132,6 +121,6 @@ export const keyCommand: Command<CliContext> = {
     await using out = await createOutputFile(path, { force: flag(args, "force") });
     await ReadableStream.from([new TextEncoder().encode(text)]).pipeTo(out.writable);
     await out.commit();
-    console.log(`Saved the key of ${id} to ${path}`);
+    console.log(`Saved the key of ${given} to ${path}`);
   },
 };

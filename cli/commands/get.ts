@@ -1,5 +1,5 @@
 /**
- * `get ID`: streams a file to disk — decrypted by the server, or with
+ * `get FILE` (an id or a name, see resolve_file.ts): streams a file to disk — decrypted by the server, or with
  * `--encrypted` the stored Cobblestone ciphertext as is — through a temp
  * file that becomes the target only once every byte arrived and, for
  * plaintext, its SHA-256 matches the record. Never overwrites without
@@ -13,7 +13,7 @@ import { formatBytes, safeFileName } from "../format.ts";
 import { createOutputFile, outputPath } from "../output_file.ts";
 import { ProgressBar } from "../progress.ts";
 import { type CliContext, JSON_OPTION, SERVER_OPTION, signedInClient } from "../session.ts";
-import type { FileRecord } from "./_types.ts";
+import { resolveFile } from "../resolve_file.ts";
 
 /** A pass-through stream that hashes what flows through it. */
 async function sha256Tap() {
@@ -28,12 +28,13 @@ async function sha256Tap() {
   return { stream, hex: () => hasher.digest("hex") };
 }
 
-/** `get ID`. */
+/** `get FILE`. */
 export const getCommand: Command<CliContext> = {
   name: "get",
-  usage: "ID [-o PATH] [--encrypted] [--force] [--json]",
+  usage: "FILE [-o PATH] [--encrypted] [--force] [--json]",
   summary: "Download a file, decrypted (default) or as stored ciphertext (--encrypted).",
-  details: "The default name is the file's name (plus .cbl with --encrypted) in the current\n" +
+  details: "FILE is an id or a file name (a name several files share is an error listing\n" +
+    "their ids). The default name is the file's name (plus .cbl with --encrypted) in the current\n" +
     "directory; -o names a file or a directory. A plaintext download is checked against\n" +
     "the SHA-256 recorded at upload. Nothing is left behind if the transfer fails.",
   options: {
@@ -46,11 +47,12 @@ export const getCommand: Command<CliContext> = {
   positionals: [1, 1],
   async run(args, context) {
     const client = await signedInClient(args, context);
-    const id = args.positionals[0];
+    const given = args.positionals[0];
     const encrypted = flag(args, "encrypted");
-    const action = `Cannot download ${id}`;
+    const action = `Cannot download ${given}`;
+    const record = await resolveFile(client, given, action);
+    const id = record.id;
     const path = encodeURIComponent(id);
-    const record = await client.json<FileRecord>(`/api/files/${path}`, action);
     if (record.status !== "stored") throw new CliError(`${action}: the file is ${record.status}`);
     const name = safeFileName(record.name) + (encrypted ? ".cbl" : "");
     const target = await outputPath(stringOption(args, "output"), name);

@@ -5,7 +5,7 @@
  */
 import type { Command } from "../command.ts";
 import type { CliContext } from "../session.ts";
-import { loginCommand, logoutCommand } from "./auth.ts";
+import { loginCommand, logoutCommand, registerCommand } from "./auth.ts";
 import { decryptCommand } from "./decrypt.ts";
 import { keyCommand, lsCommand, rmCommand, statusCommand } from "./files.ts";
 import { getCommand } from "./get.ts";
@@ -14,6 +14,7 @@ import { uploadCommand } from "./upload.ts";
 
 /** Every client command. */
 export const CLIENT_COMMANDS: Command<CliContext>[] = [
+  registerCommand,
   loginCommand,
   logoutCommand,
   uploadCommand,

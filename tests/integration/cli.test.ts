@@ -196,7 +196,7 @@ Deno.test("cli: login, upload, ls, get, key, decrypt, rm, logout", async (t) => 
     assert.deepEqual(JSON.parse((await assertCli(env, ["ls", "--json"])).stdout), []);
     const gone = await runCli(env, ["get", ids["photo.bin"]]);
     assert.equal(gone.code, 1);
-    assert.match(gone.stderr, /^coffer: Cannot download .*: File not found/);
+    assert.match(gone.stderr, /^coffer: Cannot download .*: no file has the id or name/);
   });
 
   await t.step("logout revokes the token and forgets it", async () => {
@@ -234,7 +234,7 @@ Deno.test("cli: usage errors exit 2 and --help exits 0", async () => {
   for (const args of [["--help"], ["help", "get"], ["get", "--help"], ["decrypt", "-h"]]) {
     const result = await runCli(env, args);
     assert.equal(result.code, 0, JSON.stringify(args));
-    assert.match(result.stdout, /^Usage: deno task cli/);
+    assert.match(result.stdout, /^Usage: coffer/);
   }
 });
 
