@@ -4,7 +4,6 @@
  *
  * @module
  */
-import type { ApiClient } from "../client.ts";
 import { CliError, type Command, EXIT_FAILURE, flag, stringOption } from "../command.ts";
 import { formatBytes, formatTable } from "../format.ts";
 import { createOutputFile } from "../output_file.ts";
