@@ -3,13 +3,16 @@
  * token, RFC 9457 problem details turned into readable {@linkcode ApiError}s,
  * uploads through XMLHttpRequest (fetch cannot report upload progress), the
  * status stream of a file (Server-Sent Events, falling back to polling), and
- * downloads that carry the token.
+ * downloads through tickets. A request refused with 401 renews the session
+ * once (session.js) and is sent again.
  *
- * The token lives in sessionStorage: it survives a reload of this tab but is
- * not shared with other tabs and disappears when the tab closes, so a token
- * is not left behind on a shared computer the way localStorage would leave
- * it. It is not a cookie because the API authenticates with `Authorization:
- * Bearer`, which also means no cross-site request can use it (no CSRF).
+ * The access token lives in sessionStorage: it survives a reload of this tab
+ * but is not shared with other tabs and disappears when the tab closes. It is
+ * not a cookie because the API authenticates with `Authorization: Bearer`,
+ * which also means no cross-site request can use it (no CSRF). The refresh
+ * token is an HttpOnly cookie this script never sees (session.js renews the
+ * access token with it); it is scoped to /api/auth, so no file route ever
+ * receives it.
  */
 
 const TOKEN_KEY = "coffer.token";
@@ -33,6 +36,14 @@ let onUnauthorized = () => {};
 /** @param {() => void} handler */
 export function setUnauthorizedHandler(handler) {
   onUnauthorized = handler;
+}
+
+/** Renews the access token after a 401; resolves to whether the session goes on. */
+let renewSession = () => Promise.resolve(false);
+
+/** @param {() => Promise<boolean>} handler */
+export function setRenewHandler(handler) {
+  renewSession = handler;
 }
 
 /** @returns {string | null} The stored access token. */
@@ -109,14 +120,19 @@ function authHeaders() {
  * @returns {Promise<Response>}
  */
 async function send(path, init = {}) {
-  let response;
-  try {
-    response = await fetch(path, {
-      ...init,
-      headers: { ...authHeaders(), ...init.headers },
-    });
-  } catch {
-    throw new ApiError("Cannot reach the server: check your connection", 0);
+  const attempt = async () => {
+    try {
+      return await fetch(path, { ...init, headers: { ...authHeaders(), ...init.headers } });
+    } catch {
+      throw new ApiError("Cannot reach the server: check your connection", 0);
+    }
+  };
+  let response = await attempt();
+  if (response.status === 401 && getToken()) {
+    // Expired early (the computer slept) or revoked: renew once, then try again.
+    await response.body?.cancel();
+    if (!await renewSession()) throw new ApiError("Your session has ended: sign in again", 401);
+    response = await attempt();
   }
   if (!response.ok) throw await failure(response);
   return response;
@@ -140,13 +156,26 @@ export async function api(path, options = {}) {
 }
 
 /**
- * Uploads one file as multipart field `file`.
+ * Uploads one file as multipart field `file`. The token is checked when the
+ * upload starts: one that expires while the bytes are on their way does not
+ * matter. A 401 at the start renews the session once and sends again.
  *
  * @param {File} file
  * @param {{onProgress: (loaded: number, total: number) => void, signal?: AbortSignal}} options
  * @returns {Promise<any>} The file record the server queued (202).
  */
-export function uploadFile(file, { onProgress, signal }) {
+export async function uploadFile(file, options) {
+  try {
+    return await sendFile(file, options);
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 401 || !getToken()) throw error;
+    if (!await renewSession()) throw new ApiError("Your session has ended: sign in again", 401);
+    return await sendFile(file, options);
+  }
+}
+
+/** One attempt of {@linkcode uploadFile}. */
+function sendFile(file, { onProgress, signal }) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/files");
@@ -164,6 +193,8 @@ export function uploadFile(file, { onProgress, signal }) {
         } catch {
           reject(new ApiError("The server sent an unreadable answer", xhr.status));
         }
+      } else if (xhr.status === 401) {
+        reject(new ApiError("The server refused the session", 401)); // uploadFile renews
       } else {
         reject(
           problemError(xhr.status, xhr.getResponseHeader("Content-Type") ?? "", xhr.responseText),
@@ -256,47 +287,25 @@ export function watchStatus(id, onStatus) {
 }
 
 /**
- * Downloads a file through fetch (a plain link cannot carry the
- * Authorization header, and a token in a download URL would be kept in the
- * browser's download history) and saves it via a blob URL.
+ * Downloads a file through a ticket (`POST /api/files/:id/ticket`): a
+ * short-lived URL that needs no token, opened as an `<a download>` link, so
+ * the browser's own download manager streams the file to disk with its own
+ * progress — nothing is held in this page, whatever the size.
  *
- * This buffers the file in the browser before saving: with no service worker
- * to stream a response into a download, a blob is the simple way that works
- * everywhere. Chromium keeps large blobs on disk rather than in memory, so
- * big files still work, at the cost of a temporary copy.
- *
- * @param {string} path `/api/files/:id/content` or `/ciphertext`.
- * @param {string} fallbackName Used when the response names no file.
+ * @param {string} id File id.
+ * @param {"content" | "ciphertext"} variant Decrypted, or the stored ciphertext.
+ * @param {string} fallbackName Used if the response named no file.
  */
-export async function download(path, fallbackName) {
-  const response = await send(path);
-  const blob = await response.blob();
-  const url = URL.createObjectURL(blob);
+export async function downloadThroughTicket(id, variant, fallbackName) {
+  const ticket = await api(`/api/files/${encodeURIComponent(id)}/ticket`, {
+    method: "POST",
+    body: { variant },
+  });
   const link = document.createElement("a");
-  link.href = url;
-  link.download = fileNameFrom(response.headers.get("Content-Disposition")) ?? fallbackName;
+  link.href = ticket.url;
+  link.download = fallbackName;
+  link.hidden = true;
   document.body.append(link);
   link.click();
   link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
-}
-
-/**
- * The file name of an RFC 6266 `Content-Disposition` (prefers `filename*`).
- *
- * @param {string | null} header
- * @returns {string | undefined}
- */
-export function fileNameFrom(header) {
-  if (!header) return undefined;
-  const extended = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(header);
-  if (extended) {
-    try {
-      return decodeURIComponent(extended[1].trim());
-    } catch {
-      // Malformed percent-encoding: fall through to the plain parameter.
-    }
-  }
-  const plain = /filename\s*=\s*"((?:[^"\\]|\\.)*)"/i.exec(header);
-  return plain ? plain[1].replace(/\\(.)/g, "$1") : undefined;
 }

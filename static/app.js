@@ -1,15 +1,19 @@
 /**
  * Entry point of Coffer's browser page (an ES module, no build step): sign in
  * or register, then show the user, the access token with a live countdown to
- * its expiry (signing out when it expires), uploads and the file list.
+ * its expiry (renewed before then, see session.js), uploads and the file list.
+ * A session the server has ended (revoked elsewhere, or unused for the
+ * refresh lifetime) shows the sign-in form again, but never cuts an upload
+ * already on its way.
  *
  * The page's CSP allows no inline script or style, so all behaviour lives in
  * these modules and all styling in style.css.
  */
-import { api, ApiError, getToken, setToken, setUnauthorizedHandler, tokenExpiry } from "./api.js";
+import { api, ApiError, getToken, setRenewHandler, setUnauthorizedHandler } from "./api.js";
 import { createFileList } from "./files.js";
 import { formatBytes, formatCountdown, formatTime } from "./format.js";
 import { createShares } from "./shares.js";
+import { createSession } from "./session.js";
 import { createUploader } from "./upload.js";
 import { copyText } from "./ui.js";
 
@@ -26,6 +30,8 @@ const notice = $("notice");
 
 let countdownTimer;
 let noticeTimer;
+/** Who was signed in last: uploads left running by an ended session belong to them. */
+let lastUser = "";
 
 /**
  * Shows a message in the notice bar (a polite live region).
@@ -80,42 +86,34 @@ const uploader = createUploader({
   onAccepted: refreshUsage,
 });
 
-function startCountdown(token) {
-  const expiresAt = tokenExpiry(token);
+/** The token demo: the current access token, when it expires, and a countdown. */
+function showToken(token, expiresAt) {
+  $("token").value = token;
   const expiry = $("token-expiry");
   const countdown = $("token-countdown");
   clearInterval(countdownTimer);
-  if (expiresAt === undefined) {
-    expiry.textContent = "at an unknown time";
-    countdown.textContent = "";
-    return;
-  }
   expiry.dateTime = new Date(expiresAt).toISOString();
   expiry.textContent = `at ${formatTime(expiresAt)}`;
   const tick = () => {
     const left = expiresAt - Date.now();
-    if (left <= 0) {
-      signOut("Your session expired: sign in again", false);
-      return;
-    }
-    countdown.textContent = `(in ${formatCountdown(left)})`;
+    // Renewal comes well before this; a token past its time means the server is unreachable.
+    countdown.textContent = left > 0 ? `(in ${formatCountdown(left)})` : "(renewing…)";
     countdown.classList.toggle("countdown-soon", left <= EXPIRY_WARNING_MS);
   };
   tick();
   countdownTimer = setInterval(tick, 1000);
 }
 
-/** Shows the signed-in page for the stored token. */
+const session = createSession({
+  onChange: showToken,
+  onEnded: (message) => endSession(message),
+});
+setRenewHandler(() => session.renew());
+
+/** Shows the signed-in page, for a session resumed or just started. */
 async function enterApp() {
-  const token = getToken();
-  const expiresAt = token ? tokenExpiry(token) : undefined;
-  if (!token || (expiresAt !== undefined && expiresAt <= Date.now())) {
-    setToken(null);
-    return false;
-  }
-  $("token").value = token;
-  startCountdown(token);
-  // Who is signed in, before the page shows it (a refused token signs out here).
+  if (!await session.resume()) return false;
+  // Who is signed in, before the page shows it (a refused session signs out here).
   await refreshUsage();
   if (!getToken()) return false;
   views.auth.hidden = true;
@@ -127,33 +125,47 @@ async function enterApp() {
   return true;
 }
 
-/**
- * Signs out: revokes the token on the server (unless it is already dead),
- * forgets it, stops every transfer and stream, and shows the sign-in form.
- *
- * @param {string} message What to tell the user.
- * @param {boolean} revoke Whether to call `/api/auth/logout`.
- */
-async function signOut(message, revoke) {
+/** Shows the sign-in form (the session is over). */
+function showSignedOut(message, kind) {
   clearInterval(countdownTimer);
-  uploader.reset();
   files.reset();
   shares.reset();
-  if (revoke && getToken()) {
-    await api("/api/auth/logout", { method: "POST" }).catch(() => {});
-  }
-  setToken(null);
   $("token").value = "";
   $("account-name").textContent = "";
   views.app.hidden = true;
   views.account.hidden = true;
   views.auth.hidden = false;
   document.body.classList.remove("signed-in");
-  notify(message, revoke ? "success" : "error");
+  notify(message, kind);
   $("username").focus();
 }
 
-setUnauthorizedHandler(() => signOut("Your session has ended: sign in again", false));
+/**
+ * Signs out at the user's request: ends the session on the server (this
+ * access token and every token of the sign-in), cancels the uploads — after
+ * asking, if any is running — and shows the sign-in form.
+ */
+async function signOut() {
+  if (uploader.busy() && !confirm("Uploads are still running. Sign out and cancel them?")) return;
+  uploader.reset();
+  await session.signOut();
+  showSignedOut("You are signed out", "success");
+}
+
+/**
+ * The server ended the session (revoked, or its refresh token expired).
+ * Uploads already on their way finish — the server accepted them when they
+ * started — and stay listed for whoever signs in next as the same user.
+ */
+function endSession(message) {
+  session.forget();
+  showSignedOut(
+    uploader.busy() ? `${message}. Uploads already started will still finish` : message,
+    "error",
+  );
+}
+
+setUnauthorizedHandler(() => endSession("Your session has ended: sign in again"));
 
 authForm.addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -180,8 +192,9 @@ authForm.addEventListener("submit", async (event) => {
     if (register) {
       await api("/api/auth/register", { method: "POST", body: { username, password } });
     }
-    const issued = await api("/api/auth/token", { method: "POST", body: { username, password } });
-    setToken(issued.access_token);
+    await session.signIn(username, password);
+    if (username !== lastUser) uploader.reset();
+    lastUser = username;
     $("password").value = "";
     if (await enterApp()) {
       notify(register ? `Welcome, ${username}. Your account is ready` : `Signed in as ${username}`);
@@ -195,7 +208,7 @@ authForm.addEventListener("submit", async (event) => {
   }
 });
 
-$("sign-out").addEventListener("click", () => signOut("You are signed out", true));
+$("sign-out").addEventListener("click", () => signOut());
 $("refresh-files").addEventListener("click", () => files.reload());
 $("copy-token").addEventListener("click", async () => {
   try {

@@ -7,7 +7,7 @@
  * stream, or polling; see watchStatus in api.js), shared by its row and by its
  * upload progress item (see upload.js).
  */
-import { api, ApiError, download, watchStatus } from "./api.js";
+import { api, ApiError, downloadThroughTicket, watchStatus } from "./api.js";
 import { formatBytes, formatDate } from "./format.js";
 import { copyText, el } from "./ui.js";
 
@@ -145,13 +145,16 @@ export function createFileList(
     }
   }
 
-  /** Runs a download, showing progress on the button that started it. */
-  async function runDownload(button, path, name) {
+  /**
+   * Starts a download through a ticket; the browser shows its progress. The
+   * button says "Starting…" until the browser has the URL.
+   */
+  async function runDownload(button, id, variant, name) {
     const label = button.textContent;
     button.disabled = true;
-    button.textContent = "Downloading…";
+    button.textContent = "Starting…";
     try {
-      await download(path, name);
+      await downloadThroughTicket(id, variant, name);
     } catch (failure) {
       notify(`Cannot download “${name}”: ${failure.message}`, "error");
     } finally {
@@ -173,14 +176,16 @@ export function createFileList(
 
   /** @param {FileRecord} record */
   function createRow(record) {
-    const base = `/api/files/${encodeURIComponent(record.id)}`;
     const row = el("li", { class: "file", attrs: { "data-id": record.id } });
     const actions = el("div", {
       class: "file-actions",
       attrs: { role: "group", "aria-label": `Actions for ${record.name}` },
     }, [
-      actionButton("Download", (b) => runDownload(b, `${base}/content`, record.name)),
-      actionButton("Encrypted", (b) => runDownload(b, `${base}/ciphertext`, `${record.name}.cbl`)),
+      actionButton("Download", (b) => runDownload(b, record.id, "content", record.name)),
+      actionButton(
+        "Encrypted",
+        (b) => runDownload(b, record.id, "ciphertext", `${record.name}.cbl`),
+      ),
       actionButton("Copy key", () => copyKey(record)),
       ...extraActions(record),
       actionButton("Delete", () => remove(record, row), { needsStored: false, danger: true }),

@@ -1,8 +1,11 @@
 /**
  * Uploads from the file picker and drag-and-drop. Each file gets an item
- * with two progress bars: the transfer (XHR upload progress) and then
- * encryption and storage (the server's status stream, shared with the file
- * list), ending in "Stored" or a readable error.
+ * with two progress bars: the transfer (XHR upload progress, with its speed
+ * and the time left) and then encryption and storage (the server's status
+ * stream, shared with the file list), ending in "Stored" or a readable error.
+ * An expiring access token never stops a transfer: the server checks it when
+ * the upload starts, and the page renews it meanwhile (session.js). While
+ * transfers run, leaving the page asks first.
  *
  * Items expose their progress in data attributes (`data-state`,
  * `data-transfer-max`, `data-storing-max`, `data-phases`, and
@@ -10,7 +13,7 @@
  * that both phases ran to the end however fast they were.
  */
 import { uploadFile } from "./api.js";
-import { formatBytes } from "./format.js";
+import { formatBytes, formatCountdown } from "./format.js";
 import { el, uniqueId } from "./ui.js";
 
 /** Files sent at once; the rest wait their turn. */
@@ -18,6 +21,31 @@ const PARALLEL_TRANSFERS = 2;
 
 /** Announce progress in steps this big, so screen readers are not flooded. */
 const ANNOUNCE_STEP = 25;
+
+/** Speed is measured over about this much of the recent past. */
+const RATE_WINDOW_MS = 3000;
+
+/**
+ * Measures a transfer's speed over the last few seconds.
+ *
+ * @returns {(loaded: number, total: number) => string} Gives the text for a
+ *   progress step: "1.2 MiB/s · 0:42 left", or "" until there is a measure.
+ */
+function rateMeter() {
+  /** @type {{at: number, loaded: number}[]} */
+  const samples = [];
+  return (loaded, total) => {
+    const now = performance.now();
+    samples.push({ at: now, loaded });
+    while (samples.length > 2 && now - samples[1].at > RATE_WINDOW_MS) samples.shift();
+    const first = samples[0];
+    const seconds = (now - first.at) / 1000;
+    if (seconds < 0.5 || loaded <= first.loaded) return "";
+    const perSecond = (loaded - first.loaded) / seconds;
+    const left = formatCountdown(((total - loaded) / perSecond) * 1000);
+    return `${formatBytes(Math.round(perSecond))}/s · ${left} left`;
+  };
+}
 
 /**
  * @param {string} label
@@ -44,11 +72,13 @@ function createItem(file) {
   // The visible text names the phase; the hidden part adds the percentage in
   // steps, so screen readers hear progress without being flooded.
   const phaseText = el("span", { text: "Waiting to start…" });
+  const rate = el("span", { class: "upload-rate" });
+  const measure = rateMeter();
   const percentText = el("span", { class: "visually-hidden" });
   const status = el("p", {
     class: "upload-status",
     attrs: { "aria-live": "polite", "aria-atomic": "true" },
-  }, [phaseText, percentText]);
+  }, [phaseText, percentText, rate]);
   const cancel = el("button", {
     class: "button button-small button-quiet",
     text: "Cancel",
@@ -99,15 +129,19 @@ function createItem(file) {
   return {
     node,
     cancel,
-    transferring(percent) {
+    /** @param {number} loaded @param {number} total */
+    transferring(loaded, total) {
       if (node.dataset.state !== "transferring") phase("transferring");
+      const percent = total > 0 ? (loaded / total) * 100 : 0;
       setBar(transfer, percent, "transferMax");
       announce("Uploading…", percent);
+      rate.textContent = loaded < total ? measure(loaded, total) : "";
     },
     storing(view) {
       if (node.dataset.state !== "storing") {
         phase("storing");
         cancel.hidden = true;
+        rate.textContent = "";
       }
       if (view.status === "queued") {
         storing.bar.removeAttribute("value");
@@ -124,6 +158,7 @@ function createItem(file) {
     },
     failed(message) {
       phase("failed");
+      rate.textContent = "";
       cancel.hidden = true;
       if (!storing.bar.hasAttribute("value")) storing.bar.value = 0;
       finish(message, "error-text");
@@ -171,13 +206,13 @@ export function createUploader({ input, dropZone, list, clear, files, notify, on
         updateClear();
         return;
       }
-      item.transferring(0);
+      item.transferring(0, file.size);
       try {
         const record = await uploadFile(file, {
           signal: controller.signal,
-          onProgress: (loaded, total) => item.transferring((loaded / total) * 100),
+          onProgress: (loaded, total) => item.transferring(loaded, total),
         });
-        item.transferring(100);
+        item.transferring(file.size, file.size);
         item.storing({ status: "queued", progress: { percent: 0 } });
         onAccepted();
         files.upsert(record, true);
@@ -236,6 +271,13 @@ export function createUploader({ input, dropZone, list, clear, files, notify, on
     uploadAll(dropped.filter((_, index) => !isFolder[index]));
   });
 
+  // Closing or reloading the page would cut the transfers: ask first.
+  globalThis.addEventListener("beforeunload", (event) => {
+    if (running === 0 && waiting.length === 0) return;
+    event.preventDefault();
+    event.returnValue = ""; // older browsers need it set
+  });
+
   clear.addEventListener("click", () => {
     for (const node of list.querySelectorAll('[data-state="stored"], [data-state="failed"]')) {
       node.remove();
@@ -244,6 +286,8 @@ export function createUploader({ input, dropZone, list, clear, files, notify, on
   });
 
   return {
+    /** Whether any file is being sent or waiting to be. */
+    busy: () => running > 0 || waiting.length > 0,
     /** Cancels every transfer and forgets every item (signing out). */
     reset() {
       waiting.length = 0;

@@ -1,9 +1,10 @@
 /**
  * The browser page, end to end in headless Chromium against a real API and
  * worker: register and sign in, the token demo, uploads with both progress
- * phases, downloads compared byte for byte, the data key, delete, sign out,
- * hostile file names, uploads refused over the quota or the size limit, and
- * a screenshot of the signed-in page.
+ * phases, downloads through tickets compared byte for byte, the data key,
+ * delete, sign out, silent token renewal across a long upload, a session
+ * ended elsewhere, hostile file names, uploads refused over the quota or the
+ * size limit, and a screenshot of the signed-in page.
  *
  * Every server, browser and context is closed by `await using`, so Deno's
  * resource and op sanitizers stay on.
@@ -31,8 +32,10 @@ interface PageElement {
 }
 declare const document: {
   querySelectorAll(selector: string): Iterable<PageElement>;
+  querySelector(selector: string): PageElement | null;
   getElementById(id: string): PageElement | null;
   documentElement: { scrollWidth: number };
+  cookie: string;
 };
 declare class DataTransfer {
   items: { add(file: File): void };
@@ -91,7 +94,7 @@ async function uploadThroughInput(page: Page, files: { name: string; bytes: Uint
   await waitForStoredUploads(page, files.length);
 }
 
-async function waitForStoredUploads(page: Page, count: number) {
+async function waitForStoredUploads(page: Page, count: number, timeout = 30_000) {
   await page.waitForFunction(
     (n) => {
       const items = [...document.querySelectorAll("#uploads .upload")];
@@ -100,7 +103,7 @@ async function waitForStoredUploads(page: Page, count: number) {
       return items.filter((item) => item.dataset.state === "stored").length >= n;
     },
     count,
-    { timeout: 30_000 },
+    { timeout },
   );
 }
 
@@ -255,20 +258,153 @@ Deno.test({
 });
 
 Deno.test({
-  name: "page: signs out by itself when the access token expires",
+  name: "page: a session revoked elsewhere ends; the refresh token is an HttpOnly cookie",
   async fn() {
-    await using session = await openSession({ tokenTtlSeconds: 3 });
+    await using session = await openSession();
     const { page, server } = session;
     const user = await signUp(server);
     await page.goto(server.url);
     await signInThroughForm(page, user.username, "Sign in");
-    assert.match(await page.locator("#token-countdown").textContent() ?? "", /^\(in 0:0[1-3]\)$/);
-    await page.locator("#auth-view").waitFor({ state: "visible", timeout: 6000 });
+    // The refresh token is out of the script's reach, and scoped to /api/auth.
+    assert.equal(await page.evaluate(() => document.cookie), "");
+    const cookies = await page.context().cookies(server.url + "/api/auth/refresh");
+    const refresh = cookies.find((cookie) => cookie.name === "coffer_refresh");
+    assert.ok(refresh, JSON.stringify(cookies));
+    assert.equal(refresh.httpOnly, true);
+    assert.equal(refresh.sameSite, "Strict");
+    assert.equal(refresh.path, "/api/auth");
+    assert.deepEqual(await page.context().cookies(server.url + "/api/files"), []);
+
+    // A new tab has no token of its own: it resumes the session from the cookie.
+    const tab = await page.context().newPage();
+    await tab.goto(server.url);
+    await tab.locator("#app-view").waitFor({ state: "visible" });
+    const tabToken = await tab.getByLabel(/Access token/).inputValue();
+    assert.notEqual(tabToken, await page.getByLabel(/Access token/).inputValue());
+    await tab.close();
+
+    // Signed out elsewhere (the session's token): the next request finds it ended.
+    const token = await page.getByLabel(/Access token/).inputValue();
+    const logout = await fetch(`${server.url}/api/auth/logout`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    assert.equal(logout.status, 204);
+    await page.getByRole("button", { name: "Refresh" }).click();
+    await page.locator("#auth-view").waitFor({ state: "visible" });
     assert.equal(
       await page.locator("#notice").textContent(),
-      "Your session expired: sign in again",
+      "Your session has ended: sign in again",
     );
     assert.equal(await page.evaluate(() => sessionStorage.getItem("coffer.token")), null);
+    // …and a reload does not bring it back.
+    await page.reload();
+    await page.locator("#auth-view").waitFor({ state: "visible" });
+    assert.equal(await page.locator("#app-view").isHidden(), true);
+  },
+});
+
+Deno.test({
+  name: "page: with a 30 s token it stays signed in, an upload spanning an expiry completes, " +
+    "downloads go through tickets without a Blob",
+  async fn() {
+    await using session = await openSession({ tokenTtlSeconds: 30 });
+    const { page, server } = session;
+    const user = await signUp(server);
+    // Count every blob: URL the page makes (a ticket download makes none).
+    await page.addInitScript(() => {
+      const original = URL.createObjectURL;
+      (globalThis as unknown as { blobUrls: number }).blobUrls = 0;
+      URL.createObjectURL = (object) => {
+        (globalThis as unknown as { blobUrls: number }).blobUrls++;
+        return original(object);
+      };
+    });
+    await page.goto(server.url);
+    await signInThroughForm(page, user.username, "Sign in");
+    assert.match(await page.locator("#token-renewal").textContent() ?? "", /renews automatically/);
+    const first = await page.getByLabel(/Access token/).inputValue();
+    const firstExp = JSON.parse(atob(first.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")))
+      .exp * 1000;
+
+    // A slow link: about 40 s for the upload, past the first token's expiry.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("Network.enable");
+    await cdp.send("Network.emulateNetworkConditions", {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: 80 * 1024,
+    });
+    const original = randomBytes(3 * 1024 * 1024);
+    const startedAt = Date.now();
+    await page.locator("#file-input").setInputFiles([{
+      name: "slow.bin",
+      mimeType: "application/octet-stream",
+      buffer: Buffer.from(original),
+    }]);
+    const item = page.locator("#uploads .upload").first();
+    // Speed and time left while it runs; leaving the page would ask first.
+    await page.waitForFunction(() =>
+      /\/s · \d+:\d\d left/.test(document.querySelector(".upload-rate")?.textContent ?? "")
+    );
+    const asks = await page.evaluate(() => {
+      const event = new Event("beforeunload", { cancelable: true });
+      globalThis.dispatchEvent(event);
+      return event.defaultPrevented;
+    });
+    assert.equal(asks, true, "a leave-page warning while the transfer runs");
+
+    // Renewed (at least twice) while the upload is on its way; never signed out.
+    const seen = new Set([first]);
+    while (seen.size < 3) {
+      await page.waitForFunction(
+        (known) =>
+          !known.includes((document.getElementById("token") as unknown as { value: string }).value),
+        [...seen],
+        { timeout: 40_000 },
+      );
+      seen.add(await page.getByLabel(/Access token/).inputValue());
+      assert.equal(await page.locator("#app-view").isVisible(), true);
+    }
+    await page.waitForFunction(
+      () => (document.querySelector("#uploads .upload")?.dataset.phases ?? "").includes("storing"),
+      undefined,
+      { timeout: 90_000 },
+    );
+    const transferEnd = Date.now();
+    await waitForStoredUploads(page, 1, 90_000);
+    assert.ok(startedAt < firstExp && transferEnd > firstExp, "the transfer spanned an expiry");
+    assert.equal(await item.getAttribute("data-phases"), "transferring,storing,stored");
+    assert.equal(await page.locator("#app-view").isVisible(), true);
+    await cdp.send("Network.emulateNetworkConditions", {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: -1,
+    });
+    const asksAfter = await page.evaluate(() => {
+      const event = new Event("beforeunload", { cancelable: true });
+      globalThis.dispatchEvent(event);
+      return event.defaultPrevented;
+    });
+    assert.equal(asksAfter, false, "no warning once nothing is transferring");
+
+    // The download goes through a ticket: the browser fetches /api/dl/…, the bytes match.
+    const row = fileRow(page, "slow.bin");
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      row.getByRole("button", { name: "Download" }).click(),
+    ]);
+    assert.match(download.url(), new RegExp(`^${server.url}/api/dl/[A-Za-z0-9_-]{43}$`));
+    assert.equal(download.suggestedFilename(), "slow.bin");
+    const bytes = await Deno.readFile(await download.path());
+    assert.equal(bytes.length, original.length);
+    assert.deepEqual(bytes, original);
+    assert.equal(
+      await page.evaluate(() => (globalThis as unknown as { blobUrls: number }).blobUrls),
+      0,
+    );
   },
 });
 
