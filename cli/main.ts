@@ -21,6 +21,8 @@
  *
  * @module
  */
+import { fileURLToPath } from "node:url";
+import { resolve } from "node:path";
 import { EXIT_OK, EXIT_USAGE, printError, runCommand, UsageError } from "./command.ts";
 import { CLIENT_COMMANDS as COMMANDS } from "./commands/mod.ts";
 import type { CliContext } from "./session.ts";
@@ -62,6 +64,20 @@ function splitGlobal(args: string[]): { help: boolean; global: string[]; rest: s
   return { help, global, rest: args.slice(i) };
 }
 
+/** The repository root, where `deno task cli` runs the CLI. */
+const REPOSITORY = fileURLToPath(new URL("../", import.meta.url));
+
+/**
+ * Whether this is `deno task cli` (cwd is the repository, the caller's
+ * directory is in `INIT_CWD`). `INIT_CWD` alone is not enough: every process
+ * under any `deno task` (or `npm run`) inherits it, and an installed `coffer`
+ * started by another project's task must keep the directory it was given.
+ */
+function startedByDenoTask(settings: CliSettings): boolean {
+  if (!settings.callerDir) return false;
+  return resolve(Deno.cwd()) === resolve(REPOSITORY);
+}
+
 /**
  * Runs the CLI.
  *
@@ -101,8 +117,7 @@ export async function main(
     printError(`coffer: ${error.message}`);
     return EXIT_USAGE;
   }
-  // Under `deno task cli` the process runs in the repository; files are the caller's.
-  if (settings.callerDir) Deno.chdir(settings.callerDir);
+  if (startedByDenoTask(settings)) Deno.chdir(settings.callerDir!);
   const context: CliContext = { signal, settings };
   return await runCommand(PROGRAM, command, help ? ["--help"] : passed, context);
 }

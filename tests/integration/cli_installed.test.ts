@@ -196,3 +196,29 @@ Deno.test("cli installed as coffer: any directory, register, names, ambiguous na
     await ok(["logout"]);
   });
 });
+
+Deno.test("deno task cli resolves relative paths against the caller's directory", async () => {
+  await using work = await tempDir("coffer-caller-");
+  await Deno.writeTextFile(join(work.path, "key.json"), "not a key export");
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "task",
+      "--config",
+      join(ROOT, "deno.json"),
+      "cli",
+      "decrypt",
+      "x.cbl",
+      "--key",
+      "key.json",
+    ],
+    cwd: work.path,
+    env: { NO_COLOR: "1", COFFER_CONFIG_DIR: work.path },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = decoder.decode(output.stderr);
+  assert.equal(output.code, 1, stderr);
+  // The caller's key.json was found (and refused as malformed), not looked for in the repository.
+  assert.match(stderr, /coffer: Cannot read key file key\.json: /);
+  assert.doesNotMatch(stderr, /No such file|not found/i);
+});
