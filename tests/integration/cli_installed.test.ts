@@ -212,7 +212,15 @@ Deno.test("deno task cli resolves relative paths against the caller's directory"
       "key.json",
     ],
     cwd: work.path,
-    env: { NO_COLOR: "1", COFFER_CONFIG_DIR: work.path },
+    // A clean environment: `deno task` keeps an INIT_CWD it inherits (from `deno task test`).
+    clearEnv: true,
+    env: {
+      PATH: Deno.env.get("PATH") ?? "",
+      NO_COLOR: "1",
+      COFFER_CONFIG_DIR: work.path,
+      ...(Deno.env.get("HOME") ? { HOME: Deno.env.get("HOME")! } : {}),
+      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+    },
     stdout: "piped",
     stderr: "piped",
   }).output();
