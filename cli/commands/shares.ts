@@ -16,6 +16,7 @@ import {
 } from "../command.ts";
 import { formatBytes, formatTable } from "../format.ts";
 import { readPassword } from "../prompt.ts";
+import { resolveFile } from "../resolve_file.ts";
 import { type CliContext, JSON_OPTION, SERVER_OPTION, signedInClient } from "../session.ts";
 
 /** A share link as the API shows it. */
@@ -66,10 +67,10 @@ const EXPIRES_OPTION = {
   },
 } as const;
 
-/** `share ID`. */
+/** `share FILE` (an id or a name, see resolve_file.ts). */
 export const shareCommand: Command<CliContext> = {
   name: "share",
-  usage: "ID [--expires 7d] [--max-downloads N] [--password-stdin] [--json]",
+  usage: "FILE [--expires 7d] [--max-downloads N] [--password-stdin] [--json]",
   summary: "Make a share link to a stored file for someone without an account.",
   details: "Prints the link. With --password-stdin the link asks for a password (read from\n" +
     "stdin, 8–1024 characters) before the download.",
@@ -92,10 +93,12 @@ export const shareCommand: Command<CliContext> = {
     if (max !== undefined) body.max_downloads = max;
     if (flag(args, "password-stdin")) body.password = await readPassword({ fromStdin: true });
     const client = await signedInClient(args, context);
-    const id = args.positionals[0];
+    const given = args.positionals[0];
+    const action = `Cannot share ${given}`;
+    const { id } = await resolveFile(client, given, action);
     const share = await client.json<Share>(
       `/api/files/${encodeURIComponent(id)}/shares`,
-      `Cannot share ${id}`,
+      action,
       {
         method: "POST",
         headers: { "Content-Type": "application/json" },

@@ -290,7 +290,7 @@ Deno.test({
       headers: { Authorization: `Bearer ${token}` },
     });
     assert.equal(logout.status, 204);
-    await page.getByRole("button", { name: "Refresh" }).click();
+    await page.locator("#refresh-files").click();
     await page.locator("#auth-view").waitFor({ state: "visible" });
     assert.equal(
       await page.locator("#notice").textContent(),

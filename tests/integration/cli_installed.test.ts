@@ -2,7 +2,8 @@
  * The CLI as users get it (SPEC section 11): installed with the one-line
  * `deno install -g …` from README.md into a temp root, then run as `coffer`
  * from a directory unrelated to the repository — `register`, uploads and
- * downloads with relative paths, names instead of ids (an ambiguous name is
+ * downloads with relative paths, names instead of ids (`get`, `status`,
+ * `share`, `rm`, `key`; an ambiguous name is
  * an error listing the ids), and a session that renews its access token
  * itself, keeping credentials.json at mode 0600.
  */
@@ -121,6 +122,8 @@ Deno.test("cli installed as coffer: any directory, register, names, ambiguous na
     assert.equal(await Deno.stat(join(ROOT, "report.bin")).then(() => true, () => false), false);
     const status = await ok(["status", "report.bin"]);
     assert.match(status.stdout, /^stored {2}100%/);
+    const shared = await ok(["share", "report.bin", "--max-downloads", "1"]);
+    assert.match(shared.stdout, /^http:\/\/127\.0\.0\.1:\d+\/s\/\S+\n$/);
   });
 
   await t.step("an ambiguous name is an error listing every matching id", async () => {
