@@ -208,14 +208,21 @@ async function createUpload(c: Context<AppEnv>, services: Services): Promise<Res
   return c.body(null, 201, { Location: `/api/uploads/${id}`, ...uploadHeaders(upload) });
 }
 
-/** `HEAD`: where the upload is. A complete upload whose finishing was interrupted finishes here. */
+/**
+ * `HEAD`: where the upload is. Like tusd, it first waits (briefly) for a
+ * request still writing the upload, so that a client resuming after a
+ * dropped connection learns the offset that request ends at rather than
+ * the one before it. A complete upload whose finishing was interrupted
+ * finishes here.
+ */
 async function describeUpload(c: Context<AppEnv>, services: Services): Promise<Response> {
   const id = c.req.param("id")!;
-  let upload = ownUpload(await services.uploads.get(id), c.get("user").id);
-  if (upload.offset === upload.length && !upload.fileId) {
-    await using _lock = await lockUpload(services, id);
-    upload = ownUpload(await services.uploads.get(id), c.get("user").id);
-    if (!upload.fileId) upload = { ...upload, fileId: await finishUpload(services, upload) };
+  const user = c.get("user");
+  ownUpload(await services.uploads.get(id), user.id);
+  await using lock = await services.uploadLocks.acquire(id, LOCK_WAIT_MS);
+  let upload = ownUpload(await services.uploads.get(id), user.id);
+  if (lock && upload.offset === upload.length && !upload.fileId) {
+    upload = { ...upload, fileId: await finishUpload(services, upload) };
   }
   const headers: Record<string, string> = {
     ...uploadHeaders(upload),

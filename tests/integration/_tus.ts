@@ -4,6 +4,7 @@
  * `Upload-Metadata`.
  */
 import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
 import type { TestServer, TestUser } from "../test_server.ts";
 
 /** Base64 of UTF-8 text (metadata values). */
@@ -67,4 +68,50 @@ export async function offsetOf(server: TestServer, user: TestUser, path: string)
   const head = await tus(server, user, "HEAD", path);
   assert.equal(head.status, 200);
   return Number(head.headers.get("Upload-Offset"));
+}
+
+/**
+ * A PATCH sent with its Content-Length (through node:http: Deno's fetch
+ * would send a stream chunked) whose body pauses half-way for `pauseMs`.
+ * Resolves with the answer, even if the server cut the body short.
+ */
+export function pausingPatch(
+  url: string,
+  headers: Record<string, string>,
+  offset: number,
+  body: Uint8Array,
+  pauseMs: number,
+): Promise<{ status: number; offset: string | undefined; at: number }> {
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    const request = httpRequest(url, {
+      method: "PATCH",
+      headers: {
+        "Tus-Resumable": "1.0.0",
+        ...headers,
+        "Upload-Offset": String(offset),
+        "Content-Type": "application/offset+octet-stream",
+        "Content-Length": String(body.length),
+      },
+    }, (answer) => {
+      answered = true;
+      answer.resume();
+      answer.on("end", () => {
+        resolve({
+          status: answer.statusCode ?? 0,
+          offset: answer.headers["upload-offset"] as string | undefined,
+          at: Date.now(),
+        });
+        request.destroy();
+      });
+    });
+    request.on("error", (error) => {
+      if (!answered) reject(error);
+    });
+    const half = Math.floor(body.length / 2);
+    request.write(body.subarray(0, half));
+    setTimeout(() => {
+      if (!answered && !request.destroyed) request.end(body.subarray(half));
+    }, pauseMs);
+  });
 }
