@@ -178,7 +178,10 @@ async function createUpload(c: Context<AppEnv>, services: Services): Promise<Res
   const id = newId();
   const refusal = await uploadSlots.hold(user.id, id, length);
   if (refusal === "no-user") throw new CofferError("UNAUTHORIZED");
-  if (refusal) throw new CofferError("QUOTA_EXCEEDED", "This upload would exceed your quota");
+  if (refusal) {
+    const quota = (await services.users.findById(user.id))?.quota_bytes;
+    throw new CofferError("QUOTA_EXCEEDED", `This upload would exceed your ${quota}-byte quota`);
+  }
   let upload: UploadState = {
     id,
     owner: user.id,

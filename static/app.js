@@ -75,6 +75,7 @@ const uploader = createUploader({
   dropZone: $("drop-zone"),
   list: $("uploads"),
   clear: $("clear-uploads"),
+  unfinished: $("unfinished-uploads"),
   files,
   notify,
   onAccepted: refreshUsage,
@@ -124,6 +125,7 @@ async function enterApp() {
   document.body.classList.add("signed-in");
   await files.reload();
   await shares.reload();
+  await uploader.showUnfinished();
   return true;
 }
 

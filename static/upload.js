@@ -1,6 +1,6 @@
 /**
  * Uploads from the file picker and drag-and-drop. Each file gets an item
- * with two progress bars: the transfer (XHR upload progress) and then
+ * with two progress bars: the transfer (resumable, tus_upload.js) and then
  * encryption and storage (the server's status stream, shared with the file
  * list), ending in "Stored" or a readable error.
  *
@@ -9,8 +9,8 @@
  * `data-status-via`: "events" or "polling") so the browser tests can check
  * that both phases ran to the end however fast they were.
  */
-import { uploadFile } from "./api.js";
 import { formatBytes } from "./format.js";
+import { KEEP_FOR_LATER, renderUnfinished, uploadResumable } from "./tus_upload.js";
 import { el, uniqueId } from "./ui.js";
 
 /** Files sent at once; the rest wait their turn. */
@@ -102,7 +102,14 @@ function createItem(file) {
     transferring(percent) {
       if (node.dataset.state !== "transferring") phase("transferring");
       setBar(transfer, percent, "transferMax");
-      announce("Uploading…", percent);
+      announce(
+        node.dataset.resumedAt ? `Resumed at ${node.dataset.resumedAt} %…` : "Uploading…",
+        percent,
+      );
+    },
+    resumed(percent) {
+      node.dataset.resumedAt = String(Math.floor(percent));
+      announce(`Resumed at ${node.dataset.resumedAt} %…`, percent);
     },
     storing(view) {
       if (node.dataset.state !== "storing") {
@@ -138,7 +145,9 @@ function createItem(file) {
  *   clear: HTMLButtonElement, files: ReturnType<typeof import("./files.js").createFileList>,
  *   notify: (text: string, kind?: string) => void, onAccepted: () => void}} options
  */
-export function createUploader({ input, dropZone, list, clear, files, notify, onAccepted }) {
+export function createUploader(
+  { input, dropZone, list, clear, unfinished, files, notify, onAccepted },
+) {
   /** @type {Array<() => Promise<void>>} */
   const waiting = [];
   const controllers = new Set();
@@ -173,9 +182,10 @@ export function createUploader({ input, dropZone, list, clear, files, notify, on
       }
       item.transferring(0);
       try {
-        const record = await uploadFile(file, {
+        const record = await uploadResumable(file, {
           signal: controller.signal,
-          onProgress: (loaded, total) => item.transferring((loaded / total) * 100),
+          onProgress: (loaded, total) => item.transferring(total ? (loaded / total) * 100 : 100),
+          onResumed: (percent) => item.resumed(percent),
         });
         item.transferring(100);
         item.storing({ status: "queued", progress: { percent: 0 } });
@@ -194,6 +204,7 @@ export function createUploader({ input, dropZone, list, clear, files, notify, on
         updateClear();
       } finally {
         controllers.delete(controller);
+        if (unfinished) renderUnfinished(unfinished).catch(() => {});
       }
     });
     pump();
@@ -244,10 +255,18 @@ export function createUploader({ input, dropZone, list, clear, files, notify, on
   });
 
   return {
-    /** Cancels every transfer and forgets every item (signing out). */
+    /** Lists the unfinished uploads this browser can resume (after signing in). */
+    async showUnfinished() {
+      if (unfinished) await renderUnfinished(unfinished).catch(() => {});
+    },
+    /** Stops every transfer (kept on the server, to resume) and forgets every item (signing out). */
     reset() {
       waiting.length = 0;
-      for (const controller of controllers) controller.abort();
+      for (const controller of controllers) controller.abort(KEEP_FOR_LATER);
+      if (unfinished) {
+        unfinished.replaceChildren();
+        unfinished.hidden = true;
+      }
       controllers.clear();
       list.replaceChildren();
       updateClear();
