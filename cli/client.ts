@@ -39,7 +39,7 @@ export class ApiClient {
    */
   constructor(
     readonly server: string,
-    private readonly token: string | undefined,
+    readonly token: string | undefined,
     private readonly signal: AbortSignal,
   ) {}
 
