@@ -20,7 +20,6 @@
  * @module
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { Hono } from "hono";
 import { CofferError } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { newId } from "../storage/ids.ts";
@@ -29,6 +28,8 @@ import type { UploadLock } from "../storage/upload_lock.ts";
 import type { UploadState } from "../storage/upload_store.ts";
 import type { AppEnv } from "./env.ts";
 import { sanitizeContentType, sanitizeFileName } from "./file_name.ts";
+import { createRouter } from "./openapi.ts";
+import { TUS_OPERATIONS } from "./tus_openapi.ts";
 import { appendChunk, finishUpload, nextExpiry } from "./tus_append.ts";
 import {
   byteCount,
@@ -273,7 +274,8 @@ export function tusRoutes(services: Services) {
       "Tus-Max-Size": String(services.config.maxFileBytes),
       "Tus-Checksum-Algorithm": CHECKSUM_ALGORITHMS.join(","),
     });
-  const router = new Hono<AppEnv>();
+  const router = createRouter();
+  for (const operation of TUS_OPERATIONS) router.openAPIRegistry.registerPath(operation);
   router.use("/api/uploads", tusProtocol);
   router.use("/api/uploads/*", tusProtocol);
   router.options("/api/uploads", options);
