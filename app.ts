@@ -24,6 +24,7 @@ import { refreshRoutes } from "./routes/refresh.ts";
 import { requestLogging, requireRedis, securityHeaders } from "./routes/middleware.ts";
 import { createErrorHandler, handleNotFound } from "./routes/problem.ts";
 import { ticketRoutes } from "./routes/tickets.ts";
+import { tusRoutes } from "./routes/tus.ts";
 import { uploadRoutes } from "./routes/uploads.ts";
 
 /** Paths served only to a signed-in caller. */
@@ -34,6 +35,8 @@ const PROTECTED_PATHS = [
   "/api/shares/*",
   "/api/requests",
   "/api/requests/*",
+  "/api/uploads",
+  "/api/uploads/*",
   "/upload",
   "/list_files",
   "/download/*",
@@ -100,6 +103,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   const auth = requireAuth(services, { queryTokenPath: QUERY_TOKEN_PATH });
   for (const path of PROTECTED_PATHS) app.use(path, auth);
   app.route("/", uploadRoutes(services));
+  app.route("/", tusRoutes(services));
   app.route("/", fileStatusRoutes(services));
   app.route("/", fileRoutes(services));
   app.route("/", ticketRoutes(services));

@@ -76,6 +76,12 @@ export interface Config {
   maxConcurrentUploads: number;
   /** Files one user may keep, 0-byte files included (`COFFER_MAX_FILES`, default 100000). */
   maxFiles: number;
+  /**
+   * Seconds a resumable (tus) upload may go without progress before it
+   * expires and the janitor frees its staged bytes and quota
+   * (`COFFER_UPLOAD_EXPIRY`, default 86400: 24 h).
+   */
+  uploadExpirySeconds: number;
   metricsToken?: string;
   /**
    * Port on which a worker-only process serves `/healthz`, `/readyz` and
@@ -180,6 +186,7 @@ const schema = z.object({
   COFFER_BODY_IDLE_SECONDS: integer(1, 3600).default(60),
   COFFER_MAX_CONCURRENT_UPLOADS: integer(1, 1000).default(8),
   COFFER_MAX_FILES: integer(1).default(100_000),
+  COFFER_UPLOAD_EXPIRY: integer(1, 90 * 24 * 3600).default(86_400),
   COFFER_METRICS_TOKEN: optionalText,
   COFFER_WORKER_PORT: integer(0, 65535).optional(),
   COFFER_TRUSTED_PROXIES: z.string().trim().min(1).optional().transform((text, ctx) => {
@@ -260,6 +267,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     bodyIdleSeconds: v.COFFER_BODY_IDLE_SECONDS,
     maxConcurrentUploads: v.COFFER_MAX_CONCURRENT_UPLOADS,
     maxFiles: v.COFFER_MAX_FILES,
+    uploadExpirySeconds: v.COFFER_UPLOAD_EXPIRY,
     metricsToken: v.COFFER_METRICS_TOKEN,
     workerPort: v.COFFER_WORKER_PORT,
     trustedProxies: v.COFFER_TRUSTED_PROXIES,

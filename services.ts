@@ -2,7 +2,7 @@
  * Opens and closes everything a Coffer process depends on, in one place:
  * the crypto engine, Redis (found or embedded), the metadata connection, the
  * object store, the key ring, the metadata stores (users, files, share links,
- * file requests), the staging area, the upload queue and the
+ * file requests), the staging area, the resumable uploads, the upload queue and the
  * progress fan-out. Routes and workers receive the resulting
  * {@linkcode Services} and never construct backends themselves. Disposal
  * closes everything in reverse order.
@@ -25,7 +25,9 @@ import { LinkTickets } from "./storage/link_tickets.ts";
 import { RequestStore } from "./storage/request_store.ts";
 import { ShareStore } from "./storage/share_store.ts";
 import { StagingArea } from "./storage/staging.ts";
+import { UploadLocks } from "./storage/upload_lock.ts";
 import { UploadSlots } from "./storage/upload_slots.ts";
+import { RedisUploadStore, type UploadStore } from "./storage/upload_store.ts";
 import { UserStore } from "./storage/user_store.ts";
 import { ProgressHub } from "./workers/progress_hub.ts";
 import { createUploadQueue, type UploadJobData } from "./workers/queue.ts";
@@ -129,6 +131,9 @@ export interface Services extends AsyncDisposable {
   staging: StagingArea;
   /** Per-user uploads in progress and their quota reservations. */
   uploadSlots: UploadSlots;
+  /** Resumable (tus) uploads in progress, and the lock each request takes on one. */
+  uploads: UploadStore;
+  uploadLocks: UploadLocks;
   queue: Queue<UploadJobData>;
   progress: ProgressHub;
   metrics: Metrics;
@@ -187,6 +192,8 @@ export async function openServices(config: Config, log: Logger): Promise<Service
     linkTickets: new LinkTickets(redis),
     staging: await startupStep(dataDirProblem(config), () => StagingArea.create(config.dataDir)),
     uploadSlots: new UploadSlots(redis, { limit: config.maxConcurrentUploads }),
+    uploads: new RedisUploadStore(redis),
+    uploadLocks: new UploadLocks(redis),
     queue,
     progress,
     metrics,

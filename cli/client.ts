@@ -59,6 +59,16 @@ export class ApiClient {
   ) {}
 
   /**
+   * The current access token, renewed first when it is about to expire
+   * (for requests the client does not send itself, e.g. tus PATCHes).
+   *
+   * @returns The token, or undefined when not signed in.
+   */
+  currentToken(): Promise<string | undefined> {
+    return this.tokens?.current() ?? Promise.resolve(undefined);
+  }
+
+  /**
    * Sends a request and returns the response if it is a success.
    *
    * @param path Path and query under the server, e.g. `/api/files`.

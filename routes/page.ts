@@ -2,7 +2,10 @@
  * Serves the browser page from static/ (plain HTML, CSS and ES modules, no
  * build step) with a strict Content-Security-Policy: no inline script, no
  * framing. Only plain file names with a known extension are served, so
- * nothing from the request can walk out of static/.
+ * nothing from the request can walk out of static/. Third-party browser code
+ * comes from its npm package, unbuilt and unchanged: `/static/vendor/tus.min.js`
+ * is tus-js-client's own browser bundle (same origin, so `script-src 'self'`
+ * allows it).
  */
 import { Hono } from "hono";
 import { PAGE_CSP } from "./middleware.ts";
@@ -55,10 +58,20 @@ export async function staticPage(name: string, status = 200): Promise<Response> 
   return page;
 }
 
-/** Routes for the page: `/` (index.html) and `/static/<name>`. */
+/** Browser bundles served from node_modules (the package's own dist/), by name. */
+const VENDOR_FILES: Record<string, URL> = {
+  "tus.min.js": new URL("../node_modules/tus-js-client/dist/", import.meta.url),
+};
+
+/** Routes for the page: `/` (index.html), `/static/<name>` and `/static/vendor/<name>`. */
 export function pageRoutes(): Hono {
   const staticDir = STATIC_DIR;
   return new Hono()
+    .get("/static/vendor/:name", async (c) => {
+      const name = c.req.param("name");
+      const folder = Object.hasOwn(VENDOR_FILES, name) ? VENDOR_FILES[name] : undefined;
+      return (folder && await serveFile(folder, name)) ?? c.notFound();
+    })
     .get("/", async (c) => (await serveFile(staticDir, "index.html")) ?? c.notFound())
     .get(
       "/static/:name",

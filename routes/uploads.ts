@@ -47,7 +47,8 @@ export interface UploadOptions {
 /** Most files accepted in one multipart request. */
 export const MAX_FILES_PER_REQUEST = 20;
 
-interface StagedFile {
+/** A body staged in full under its file id, ready to become a record and a job. */
+export interface StagedFile {
   id: string;
   name: string;
   contentType: string;
@@ -154,13 +155,19 @@ function rawBodyType(header: string): string | undefined {
   return essence === "application/x-www-form-urlencoded" ? undefined : header;
 }
 
-/** Creates the record and queues the job for a staged file. */
-async function queueStagedFile(
+/**
+ * Creates the record and queues the job for a staged file: the one way an
+ * upload becomes a file, for `POST /api/files`, file requests and a completed
+ * tus upload (routes/tus.ts). The staged bytes must already count as used.
+ *
+ * @throws {CofferError} `FILE_LIMIT_REACHED` when the owner keeps `maxFiles` files.
+ */
+export async function queueStagedFile(
   services: Services,
   user: Uploader,
   staged: StagedFile,
-  extra: Partial<FileRecord>,
-) {
+  extra: Partial<FileRecord> = {},
+): Promise<FileRecord> {
   const record: FileRecord = {
     id: staged.id,
     owner: user.id,

@@ -81,6 +81,7 @@ const uploader = createUploader({
   dropZone: $("drop-zone"),
   list: $("uploads"),
   clear: $("clear-uploads"),
+  unfinished: $("unfinished-uploads"),
   files,
   notify,
   onAccepted: refreshUsage,
@@ -122,6 +123,7 @@ async function enterApp() {
   document.body.classList.add("signed-in");
   await files.reload();
   await shares.reload();
+  await uploader.showUnfinished();
   return true;
 }
 

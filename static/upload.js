@@ -1,19 +1,19 @@
 /**
  * Uploads from the file picker and drag-and-drop. Each file gets an item
- * with two progress bars: the transfer (XHR upload progress, with its speed
- * and the time left) and then encryption and storage (the server's status
- * stream, shared with the file list), ending in "Stored" or a readable error.
- * An expiring access token never stops a transfer: the server checks it when
- * the upload starts, and the page renews it meanwhile (session.js). While
- * transfers run, leaving the page asks first.
+ * with two progress bars: the transfer (resumable through tus_upload.js, with
+ * its speed and the time left) and then encryption and storage (the server's
+ * status stream, shared with the file list), ending in "Stored" or a readable
+ * error. An expiring access token never stops a transfer: every tus request
+ * asks for the current token, which the page renews meanwhile (session.js).
+ * While transfers run, leaving the page asks first.
  *
  * Items expose their progress in data attributes (`data-state`,
  * `data-transfer-max`, `data-storing-max`, `data-phases`, and
  * `data-status-via`: "events" or "polling") so the browser tests can check
  * that both phases ran to the end however fast they were.
  */
-import { uploadFile } from "./api.js";
 import { formatBytes, formatCountdown } from "./format.js";
+import { KEEP_FOR_LATER, renderUnfinished, uploadResumable } from "./tus_upload.js";
 import { el, uniqueId } from "./ui.js";
 
 /** Files sent at once; the rest wait their turn. */
@@ -134,8 +134,16 @@ function createItem(file) {
       if (node.dataset.state !== "transferring") phase("transferring");
       const percent = total > 0 ? (loaded / total) * 100 : 0;
       setBar(transfer, percent, "transferMax");
-      announce("Uploading…", percent);
+      announce(
+        node.dataset.resumedAt ? `Resumed at ${node.dataset.resumedAt} %…` : "Uploading…",
+        percent,
+      );
       rate.textContent = loaded < total ? measure(loaded, total) : "";
+    },
+    /** @param {number} percent Where the server said an earlier upload stopped. */
+    resumed(percent) {
+      node.dataset.resumedAt = String(Math.floor(percent));
+      announce(`Resumed at ${node.dataset.resumedAt} %…`, percent);
     },
     storing(view) {
       if (node.dataset.state !== "storing") {
@@ -173,7 +181,9 @@ function createItem(file) {
  *   clear: HTMLButtonElement, files: ReturnType<typeof import("./files.js").createFileList>,
  *   notify: (text: string, kind?: string) => void, onAccepted: () => void}} options
  */
-export function createUploader({ input, dropZone, list, clear, files, notify, onAccepted }) {
+export function createUploader(
+  { input, dropZone, list, clear, unfinished, files, notify, onAccepted },
+) {
   /** @type {Array<() => Promise<void>>} */
   const waiting = [];
   const controllers = new Set();
@@ -208,9 +218,10 @@ export function createUploader({ input, dropZone, list, clear, files, notify, on
       }
       item.transferring(0, file.size);
       try {
-        const record = await uploadFile(file, {
+        const record = await uploadResumable(file, {
           signal: controller.signal,
           onProgress: (loaded, total) => item.transferring(loaded, total),
+          onResumed: (percent) => item.resumed(percent),
         });
         item.transferring(file.size, file.size);
         item.storing({ status: "queued", progress: { percent: 0 } });
@@ -229,6 +240,7 @@ export function createUploader({ input, dropZone, list, clear, files, notify, on
         updateClear();
       } finally {
         controllers.delete(controller);
+        if (unfinished) renderUnfinished(unfinished).catch(() => {});
       }
     });
     pump();
@@ -288,10 +300,18 @@ export function createUploader({ input, dropZone, list, clear, files, notify, on
   return {
     /** Whether any file is being sent or waiting to be. */
     busy: () => running > 0 || waiting.length > 0,
-    /** Cancels every transfer and forgets every item (signing out). */
+    /** Lists the unfinished uploads this browser can resume (after signing in). */
+    async showUnfinished() {
+      if (unfinished) await renderUnfinished(unfinished).catch(() => {});
+    },
+    /** Stops every transfer (kept on the server, to resume) and forgets every item (signing out). */
     reset() {
       waiting.length = 0;
-      for (const controller of controllers) controller.abort();
+      for (const controller of controllers) controller.abort(KEEP_FOR_LATER);
+      if (unfinished) {
+        unfinished.replaceChildren();
+        unfinished.hidden = true;
+      }
       controllers.clear();
       list.replaceChildren();
       updateClear();

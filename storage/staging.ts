@@ -17,6 +17,14 @@ export interface StagedFile {
   mtime: Date;
 }
 
+/** What {@linkcode StagingArea.appendAt} wrote. */
+export interface AppendResult {
+  /** Bytes written at the offset and flushed to disk. */
+  written: number;
+  /** Why the body ended early (a client that hung up, an idle cut), if it did. */
+  error?: unknown;
+}
+
 /** Options for {@linkcode StagingArea.stageUpload}. */
 export interface StageOptions {
   /** Largest accepted body; one byte more fails with `PAYLOAD_TOO_LARGE`. */
@@ -69,6 +77,70 @@ export class StagingArea {
     options: StageOptions,
   ): Promise<number> {
     return await writeStreamToFile(this.#pathOf(id), body, options);
+  }
+
+  /**
+   * Creates an empty staged file (mode 0600) for a resumable upload.
+   *
+   * @throws {Deno.errors.AlreadyExists} if that id is already staged.
+   */
+  async createEmpty(id: string): Promise<void> {
+    const file = await Deno.open(this.#pathOf(id), { write: true, createNew: true, mode: 0o600 });
+    file.close();
+  }
+
+  /**
+   * Writes a body into a staged file at `offset`, first cutting off anything
+   * past `offset` (bytes of an earlier request whose offset was never
+   * recorded), then flushes it to disk. A body that fails part-way keeps
+   * what arrived: the result says how much, and why it stopped.
+   *
+   * @param id The file id (the file must exist).
+   * @param offset Where the body goes: the recorded length so far.
+   * @param body The bytes to append.
+   * @param maxBytes Most bytes accepted; one more fails with `PAYLOAD_TOO_LARGE`
+   *   and nothing of this body is kept.
+   * @returns The bytes written, and the error that ended the body early.
+   * @throws {Deno.errors.NotFound} if nothing is staged under `id`.
+   */
+  async appendAt(
+    id: string,
+    offset: number,
+    body: ReadableStream<Uint8Array>,
+    maxBytes: number,
+  ): Promise<AppendResult> {
+    using file = await Deno.open(this.#pathOf(id), { write: true });
+    await file.truncate(offset);
+    await file.seek(offset, Deno.SeekMode.Start);
+    const reader = body.getReader();
+    let written = 0;
+    let error: unknown;
+    try {
+      while (true) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (written + value.length > maxBytes) {
+          await file.truncate(offset);
+          throw new CofferError("PAYLOAD_TOO_LARGE", `this request may send ${maxBytes} bytes`);
+        }
+        for (let at = 0; at < value.length;) at += await file.write(value.subarray(at));
+        written += value.length;
+      }
+    } catch (failure) {
+      if (failure instanceof CofferError && failure.code === "PAYLOAD_TOO_LARGE") {
+        await reader.cancel(failure).catch(() => {});
+        throw failure;
+      }
+      error = failure;
+      await reader.cancel(failure).catch(() => {});
+    }
+    await file.syncData();
+    return { written, error };
+  }
+
+  /** Cuts a staged file back to `length` bytes (a chunk that failed its checksum). */
+  async truncate(id: string, length: number): Promise<void> {
+    await Deno.truncate(this.#pathOf(id), length);
   }
 
   /**

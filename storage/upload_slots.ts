@@ -9,10 +9,15 @@
  * ```
  * uploads:<user>        sorted set: slot id → expiry (ms, Redis clock)
  * upload_bytes:<user>   hash: slot id → bytes reserved, not yet used
+ * upload_held:<user>    hash: resumable upload id → bytes held for it between requests
  * user:<user>           the account hash (storage/user_store.ts): used_bytes, quota_bytes
  * ```
  *
- * A user's free quota is `quota_bytes − used_bytes − Σ reserved`. A slot
+ * A user's free quota is `quota_bytes − used_bytes − Σ reserved − Σ held`.
+ * A resumable (tus) upload holds its whole declared length from creation
+ * until it completes, is terminated or expires ({@linkcode UploadSlots.hold}):
+ * that hold outlives any one request, so it does not expire with a slot; the
+ * upload's own expiry (the janitor) releases it. A slot
  * lives while its request does: it is released on every exit path, and a
  * holder refreshes its expiry while it lives, so a slot (and its bytes) of a
  * process that died is dropped {@linkcode SLOT_TTL_MS} later by the next
@@ -51,6 +56,7 @@ local function free_bytes()
   if not user[1] then return nil end
   local free = tonumber(user[2]) - tonumber(user[1])
   for _, bytes in ipairs(redis.call('HVALS', KEYS[2])) do free = free - tonumber(bytes) end
+  for _, bytes in ipairs(redis.call('HVALS', KEYS[4])) do free = free - tonumber(bytes) end
   return free
 end
 `;
@@ -64,7 +70,7 @@ redis.call('HSET', KEYS[2], ARGV[1], 0)
 keep(now, ARGV[1], tonumber(ARGV[3]))
 return 1`;
 
-// KEYS: slots, reserved, user. ARGV: slot, need, want, ttl.
+// KEYS: slots, reserved, user, held. ARGV: slot, need, want, ttl.
 // Reserves at least need and at most want bytes (as many as are free).
 // Returns the bytes granted, or -1 (slot expired), -2 (no such user), -3 (over quota).
 const RESERVE = `${HELPERS}
@@ -80,7 +86,7 @@ redis.call('HINCRBY', KEYS[2], ARGV[1], grant)
 keep(now, ARGV[1], tonumber(ARGV[4]))
 return grant`;
 
-// KEYS: slots, reserved, user. ARGV: slot, bytes.
+// KEYS: slots, reserved, user, held. ARGV: slot, bytes.
 // Turns reserved bytes into used bytes. A slot that expired meanwhile lost its
 // reservation: its bytes are then taken only if they still fit the quota.
 // Returns 1, or 0 (over quota), or -2 (no such user).
@@ -96,6 +102,34 @@ else
   prune(now)
   if free_bytes() < bytes then return 0 end
 end
+redis.call('HINCRBY', KEYS[3], 'used_bytes', bytes)
+return 1`;
+
+// KEYS: slots, reserved, user, held. ARGV: upload, bytes.
+// Holds bytes for a resumable upload. Returns 1, -2 (no such user) or -3 (over quota).
+const HOLD = `${HELPERS}
+local now = now_ms()
+prune(now)
+local free = free_bytes()
+if not free then return -2 end
+if free < tonumber(ARGV[2]) then return -3 end
+redis.call('HSET', KEYS[4], ARGV[1], ARGV[2])
+return 1`;
+
+// KEYS: slots, reserved, user, held. ARGV: upload, bytes.
+// Turns a resumable upload's hold into used bytes. A hold that was released
+// meanwhile (the upload expired) is taken only if the bytes still fit.
+// Returns 1, 0 (over quota) or -2 (no such user).
+const COMMIT_HOLD = `${HELPERS}
+local now = now_ms()
+if redis.call('EXISTS', KEYS[3]) == 0 then return -2 end
+local bytes = tonumber(ARGV[2])
+local held = tonumber(redis.call('HGET', KEYS[4], ARGV[1]) or '-1')
+if held < bytes then
+  prune(now)
+  if free_bytes() + math.max(held, 0) < bytes then return 0 end
+end
+redis.call('HDEL', KEYS[4], ARGV[1])
 redis.call('HINCRBY', KEYS[3], 'used_bytes', bytes)
 return 1`;
 
@@ -117,6 +151,8 @@ const REFUSALS: Record<number, ReserveRefusal> = {
   [-2]: "no-user",
   [-3]: "over-quota",
 };
+
+const HOLD_REFUSALS: Record<number, ReserveRefusal> = { [-2]: "no-user", [-3]: "over-quota" };
 
 /** Options for {@linkcode UploadSlots}. */
 export interface UploadSlotsOptions {
@@ -168,6 +204,38 @@ export class UploadSlots {
     return opened === 1 ? new UploadSlot(this.redis, keys, id, this.#ttlMs) : undefined;
   }
 
+  /**
+   * Holds `bytes` of `userId`'s quota for resumable upload `uploadId`, across
+   * requests and processes, until {@linkcode commitHold} or {@linkcode releaseHold}.
+   * Holding takes no slot: only requests in progress count against the limit.
+   *
+   * @returns `undefined` when held, or why not.
+   */
+  async hold(userId: string, uploadId: string, bytes: number): Promise<ReserveRefusal | undefined> {
+    const result = await this.redis.eval(HOLD, 4, ...slotKeys(userId), uploadId, bytes) as number;
+    return result === 1 ? undefined : HOLD_REFUSALS[result];
+  }
+
+  /**
+   * Turns the hold of a completed upload into `bytes` used bytes.
+   *
+   * @returns False if the hold was gone and the bytes no longer fit the quota.
+   */
+  async commitHold(userId: string, uploadId: string, bytes: number): Promise<boolean> {
+    return await this.redis.eval(COMMIT_HOLD, 4, ...slotKeys(userId), uploadId, bytes) === 1;
+  }
+
+  /** Drops a resumable upload's hold (terminated or expired); a missing one is fine. */
+  async releaseHold(userId: string, uploadId: string): Promise<void> {
+    await this.redis.hdel(slotKeys(userId)[3], uploadId);
+  }
+
+  /** Bytes `userId` holds for resumable uploads now. */
+  async heldBytes(userId: string): Promise<number> {
+    const values = await this.redis.hvals(slotKeys(userId)[3]);
+    return values.reduce((sum, value) => sum + Number(value), 0);
+  }
+
   /** How many uploads `userId` has open now (expired slots not counted). */
   async openCount(userId: string): Promise<number> {
     const now = Number((await this.redis.time())[0]) * 1000;
@@ -175,8 +243,10 @@ export class UploadSlots {
   }
 }
 
-function slotKeys(userId: string): [string, string, string] {
-  return [`uploads:${userId}`, `upload_bytes:${userId}`, userKey(userId)];
+type SlotKeys = [slots: string, reserved: string, user: string, held: string];
+
+function slotKeys(userId: string): SlotKeys {
+  return [`uploads:${userId}`, `upload_bytes:${userId}`, userKey(userId), `upload_held:${userId}`];
 }
 
 /**
@@ -192,7 +262,7 @@ export class UploadSlot implements AsyncDisposable {
 
   constructor(
     private readonly redis: Redis,
-    private readonly keys: [string, string, string],
+    private readonly keys: SlotKeys,
     readonly id: string,
     private readonly ttlMs: number,
   ) {
@@ -225,13 +295,10 @@ export class UploadSlot implements AsyncDisposable {
    * @returns `undefined` when reserved, or why not.
    */
   async reserve(need: number, want = need): Promise<ReserveRefusal | undefined> {
-    const [slots, reserved, user] = this.keys;
     const granted = await this.redis.eval(
       RESERVE,
-      3,
-      slots,
-      reserved,
-      user,
+      4,
+      ...this.keys,
       this.id,
       need,
       want,
@@ -248,8 +315,7 @@ export class UploadSlot implements AsyncDisposable {
    * @returns False if the slot had expired and the bytes no longer fit the quota.
    */
   async commit(bytes: number): Promise<boolean> {
-    const [slots, reserved, user] = this.keys;
-    const done = await this.redis.eval(COMMIT, 3, slots, reserved, user, this.id, bytes);
+    const done = await this.redis.eval(COMMIT, 4, ...this.keys, this.id, bytes);
     this.#inUse = Math.max(0, this.#inUse - bytes);
     this.#held = Math.max(0, this.#held - bytes);
     return done === 1;

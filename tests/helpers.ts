@@ -112,6 +112,7 @@ export function testConfig(
     maxConcurrentUploads: 8,
     maxFiles: 100_000,
     shareMaxTtlSeconds: 90 * 24 * 3600,
+    uploadExpirySeconds: 86_400,
     ...rest,
   };
 }

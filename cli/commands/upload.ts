@@ -1,17 +1,20 @@
 /**
- * `upload FILE…`: streams each file from disk as a raw request body with its
- * Content-Length (`POST /api/files?name=`), never reading it into memory, then waits until
+ * `upload FILE…`: sends each file from disk as a resumable tus upload
+ * (cli/tus_upload.ts: 50 MiB chunks with their Content-Length, never the
+ * whole file in memory; an interrupted upload of the same file resumes when
+ * the command runs again), then waits until
  * the server has encrypted and stored it (unless `--no-wait`), with a
  * progress bar for each phase on a terminal.
  *
  * @module
  */
-import { basename, extname } from "node:path";
+import { basename, extname, resolve } from "node:path";
 import type { ApiClient } from "../client.ts";
 import { CliError, type Command, EXIT_FAILURE, flag, stringOption } from "../command.ts";
 import { formatBytes, fsErrorText } from "../format.ts";
 import { ProgressBar } from "../progress.ts";
 import { type CliContext, JSON_OPTION, SERVER_OPTION, signedInClient } from "../session.ts";
+import { uploadResumable } from "../tus_upload.ts";
 import type { FileRecord, FileStatusView } from "./_types.ts";
 
 /** How often the encryption progress is polled. */
@@ -44,6 +47,7 @@ export function guessContentType(path: string): string {
 
 async function sendFile(
   client: ApiClient,
+  context: CliContext,
   path: string,
   type: string | undefined,
 ): Promise<FileRecord> {
@@ -56,16 +60,23 @@ async function sendFile(
     throw new CliError(`${action}: ${fsErrorText(error)}`);
   }
   if (!info.isFile) throw new CliError(`${action}: not a regular file`);
-  using file = await Deno.open(path, { read: true });
   const bar = new ProgressBar("upload", name, info.size);
-  const query = new URLSearchParams({ name, type: type ?? guessContentType(path) });
   try {
-    const record = await client.upload<FileRecord>(`/api/files?${query}`, action, {
-      stream: file.readable.pipeThrough(bar.counter()),
-      length: info.size,
-    }, { "Content-Type": "application/octet-stream" });
+    const fileId = await uploadResumable({
+      server: client.server,
+      token: () => client.currentToken(),
+      path: resolve(path),
+      name,
+      type: type ?? guessContentType(path),
+      configDir: context.settings.configDir,
+      signal: context.signal,
+      onProgress: (sent) => bar.update(sent),
+      onResumed: (offset, length) => {
+        console.error(`coffer: resuming ${name} at ${Math.floor((offset / length) * 100)} %`);
+      },
+    }, action);
     bar.finish();
-    return record;
+    return await client.json<FileRecord>(`/api/files/${fileId}`, action);
   } catch (error) {
     bar.clear();
     throw error;
@@ -122,7 +133,7 @@ export const uploadCommand: Command<CliContext> = {
     let failures = 0;
     for (const path of args.positionals) {
       try {
-        accepted.push(await sendFile(client, path, type));
+        accepted.push(await sendFile(client, context, path, type));
       } catch (error) {
         if (!(error instanceof CliError) || context.signal.aborted) throw error;
         console.error(`coffer: ${error.message}`);

@@ -1,9 +1,11 @@
 /**
- * Real Coffer processes for multi-process tests: the exact command of a
- * deno.json task (`deno task api`, `deno task worker`) run with this Deno
- * binary as a direct child, its JSON log lines collected as they arrive.
+ * Coffer as separate OS processes for the scale-out and restart tests: each
+ * started with the exact command of its `deno.json` task (`api`, `worker`,
+ * `start`), its JSON log lines collected as they arrive, stopped with
+ * SIGTERM (or killed).
  */
 import assert from "node:assert/strict";
+import { randomKeyBase64, TEST_REDIS_URL } from "../helpers.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const START_TIMEOUT_MS = 30_000;
@@ -58,6 +60,13 @@ export class CofferProcess {
     throw new Error(`${this.name} did not log ${event}; stderr: ${this.stderr.join("\n")}`);
   }
 
+  /** Kills the process at once (a crash), and waits for its output to end. */
+  async kill(): Promise<void> {
+    if (!this.#exited) this.#child.kill("SIGKILL");
+    await this.#child.status;
+    await Promise.all(this.#pumps);
+  }
+
   /** SIGTERM, then SIGKILL if it has not exited within 15 s; waits for its output to end. */
   async stop(): Promise<void> {
     if (!this.#exited) this.#child.kill("SIGTERM");
@@ -79,4 +88,34 @@ async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: stri
     for (const line of parts) if (line.trim()) onLine(line);
   }
   if (rest.trim()) onLine(rest);
+}
+
+/**
+ * The environment of a Coffer process for tests: one Redis prefix, data dir
+ * and key set shared by every process started with it; the local object
+ * store unless S3 settings are added.
+ */
+export function processEnv(
+  dataDir: string,
+  prefix: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: Deno.env.get("PATH") ?? "",
+    NO_COLOR: "1",
+    RUST_BACKTRACE: "0",
+    HOST: "127.0.0.1",
+    PORT: "0",
+    COFFER_DATA_DIR: dataDir,
+    REDIS_URL: TEST_REDIS_URL,
+    COFFER_REDIS_PREFIX: prefix,
+    COFFER_MASTER_KEYS: `k1:${randomKeyBase64()}`,
+    COFFER_JWT_SECRET: randomKeyBase64(),
+    ...extra,
+  };
+  for (const name of ["HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
 }

@@ -58,6 +58,7 @@ const NOT_API = new Set([
   "GET /s/{id}",
   "GET /r/{id}",
   "GET /static/{name}",
+  "GET /static/vendor/{name}",
   "GET /docs/explorer.js",
   "GET /docs/explorer.css",
 ]);

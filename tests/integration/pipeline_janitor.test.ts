@@ -59,13 +59,25 @@ async function assertSweeps(
   const { keep, remove } = found;
   const deps = server.services;
 
-  assert.deepEqual(await sweep(deps), { staged: 0, uploads: 0 }, "young leftovers are kept");
+  assert.deepEqual(
+    await sweep(deps),
+    { staged: 0, uploads: 0, expired: 0 },
+    "young leftovers are kept",
+  );
   assert.deepEqual((await stagedIds(server)).sort(), [...keep, ...remove].sort());
   await startUploads(found);
 
-  assert.deepEqual(await sweep(deps, later()), { staged: remove.length, uploads: expectedUploads });
+  assert.deepEqual(await sweep(deps, later()), {
+    staged: remove.length,
+    uploads: expectedUploads,
+    expired: 0,
+  });
   assert.deepEqual(await stagedIds(server), keep, "a queued file keeps its staging");
-  assert.deepEqual(await sweep(deps, later()), { staged: 0, uploads: 0 }, "a second sweep is idle");
+  assert.deepEqual(
+    await sweep(deps, later()),
+    { staged: 0, uploads: 0, expired: 0 },
+    "a second sweep is idle",
+  );
 }
 
 Deno.test("sweep() removes orphaned and failed staging older than an hour and keeps a queued file's (local store)", async () => {
