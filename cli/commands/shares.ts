@@ -1,8 +1,8 @@
 /**
- * Share links and file requests from the command line: `share ID`
- * (`--expires 7d`, `--max-downloads N`, `--password-stdin`), `shares`,
- * `unshare ID…` and `request "Title"` (`--max-files N`, `--expires`).
- * Files are named by id (names are a follow-up: SPEC section 11).
+ * Share links and file requests from the command line: `share FILE` (an id
+ * or a name; `--expires 7d`, `--max-downloads N`, `--password-stdin`),
+ * `shares`, `unshare ID…` and `request "Title"` (`--max-files N`,
+ * `--expires`).
  *
  * @module
  */
