@@ -74,6 +74,16 @@ export interface Config {
    * (`COFFER_MAX_CONCURRENT_UPLOADS`, default 8); the next one answers 429.
    */
   maxConcurrentUploads: number;
+  /**
+   * Seconds an upload's slot and quota reservation outlive their holder's
+   * last refresh (`COFFER_UPLOAD_SLOT_TTL_SECONDS`, default 60, at least 2):
+   * those of an API process that died are freed at most this long after it
+   * died. A live holder refreshes them every third of this, so a value below
+   * the longest stall of an API's event loop lets a live upload lose its
+   * reservation (it is then kept only if it still fits the quota). Tests
+   * shorten it.
+   */
+  uploadSlotTtlSeconds: number;
   /** Files one user may keep, 0-byte files included (`COFFER_MAX_FILES`, default 100000). */
   maxFiles: number;
   /**
@@ -185,6 +195,7 @@ const schema = z.object({
   COFFER_JOB_BACKOFF_MS: integer(1, 3_600_000).default(1000),
   COFFER_BODY_IDLE_SECONDS: integer(1, 3600).default(60),
   COFFER_MAX_CONCURRENT_UPLOADS: integer(1, 1000).default(8),
+  COFFER_UPLOAD_SLOT_TTL_SECONDS: integer(2, 3600).default(60),
   COFFER_MAX_FILES: integer(1).default(100_000),
   COFFER_UPLOAD_EXPIRY: integer(1, 90 * 24 * 3600).default(86_400),
   COFFER_METRICS_TOKEN: optionalText,
@@ -266,6 +277,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     jobBackoffMs: v.COFFER_JOB_BACKOFF_MS,
     bodyIdleSeconds: v.COFFER_BODY_IDLE_SECONDS,
     maxConcurrentUploads: v.COFFER_MAX_CONCURRENT_UPLOADS,
+    uploadSlotTtlSeconds: v.COFFER_UPLOAD_SLOT_TTL_SECONDS,
     maxFiles: v.COFFER_MAX_FILES,
     uploadExpirySeconds: v.COFFER_UPLOAD_EXPIRY,
     metricsToken: v.COFFER_METRICS_TOKEN,

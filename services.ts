@@ -191,7 +191,10 @@ export async function openServices(config: Config, log: Logger): Promise<Service
     requests: new RequestStore(redis),
     linkTickets: new LinkTickets(redis),
     staging: await startupStep(dataDirProblem(config), () => StagingArea.create(config.dataDir)),
-    uploadSlots: new UploadSlots(redis, { limit: config.maxConcurrentUploads }),
+    uploadSlots: new UploadSlots(redis, {
+      limit: config.maxConcurrentUploads,
+      ttlMs: config.uploadSlotTtlSeconds * 1000,
+    }),
     uploads: new RedisUploadStore(redis),
     uploadLocks: new UploadLocks(redis),
     queue,

@@ -20,17 +20,14 @@
  * upload's own expiry (the janitor) releases it. A slot
  * lives while its request does: it is released on every exit path, and a
  * holder refreshes its expiry while it lives, so a slot (and its bytes) of a
- * process that died is dropped {@linkcode SLOT_TTL_MS} later by the next
- * script that looks at that user.
+ * process that died is dropped its TTL later (`COFFER_UPLOAD_SLOT_TTL_SECONDS`)
+ * by the next script that looks at that user.
  *
  * @module
  */
 import type { Redis } from "ioredis";
 import { newId } from "./ids.ts";
 import { userKey } from "./user_store.ts";
-
-/** How long a slot outlives its last refresh (a holder refreshes it every third of this). */
-export const SLOT_TTL_MS = 60_000;
 
 const HELPERS = `
 local function now_ms()
@@ -158,8 +155,11 @@ const HOLD_REFUSALS: Record<number, ReserveRefusal> = { [-2]: "no-user", [-3]: "
 export interface UploadSlotsOptions {
   /** Uploads one user may have open at once (config `maxConcurrentUploads`). */
   limit: number;
-  /** How long a slot outlives its last refresh; tests shorten it. */
-  ttlMs?: number;
+  /**
+   * How long a slot (and its reservation) outlives its last refresh; a holder
+   * refreshes it every third of this (config `uploadSlotTtlSeconds`).
+   */
+  ttlMs: number;
 }
 
 /**
@@ -167,21 +167,20 @@ export interface UploadSlotsOptions {
  *
  * @example
  * ```ts
- * const slots = new UploadSlots(redis, { limit: config.maxConcurrentUploads });
+ * const slots = new UploadSlots(redis, {
+ *   limit: config.maxConcurrentUploads,
+ *   ttlMs: config.uploadSlotTtlSeconds * 1000,
+ * });
  * await using slot = await slots.acquire(userId);
  * if (!slot) throw new CofferError("TOO_MANY_UPLOADS");
  * ```
  */
 export class UploadSlots {
-  readonly #ttlMs: number;
-
   /**
    * @param redis The metadata connection (keys under the deployment prefix).
    * @param options The per-user limit and the slot TTL.
    */
-  constructor(private readonly redis: Redis, private readonly options: UploadSlotsOptions) {
-    this.#ttlMs = options.ttlMs ?? SLOT_TTL_MS;
-  }
+  constructor(private readonly redis: Redis, private readonly options: UploadSlotsOptions) {}
 
   /**
    * Opens a slot for one upload request of `userId`.
@@ -199,9 +198,9 @@ export class UploadSlots {
       keys[1],
       id,
       this.options.limit,
-      this.#ttlMs,
+      this.options.ttlMs,
     );
-    return opened === 1 ? new UploadSlot(this.redis, keys, id, this.#ttlMs) : undefined;
+    return opened === 1 ? new UploadSlot(this.redis, keys, id, this.options.ttlMs) : undefined;
   }
 
   /**

@@ -110,6 +110,7 @@ export function testConfig(
     cryptoEngine: "auto",
     bodyIdleSeconds: 60,
     maxConcurrentUploads: 8,
+    uploadSlotTtlSeconds: 60,
     maxFiles: 100_000,
     shareMaxTtlSeconds: 90 * 24 * 3600,
     uploadExpirySeconds: 86_400,

@@ -3,6 +3,8 @@
  * partial file in staging, bytes held against the owner's quota, a record it
  * saved but never queued — is freed by the janitor, whose own timer runs here
  * with a short interval and age limit, and no record stays `queued` for ever.
+ * The quota it reserved and the upload slot it took are freed by their
+ * lifetime in Redis (`COFFER_UPLOAD_SLOT_TTL_SECONDS`, a few seconds here).
  *
  * The API runs as a `main.ts api` subprocess sharing this test server's
  * Redis prefix and data directory; the janitor runs in the test process. To
@@ -12,7 +14,7 @@
 import assert from "node:assert/strict";
 import { INTERRUPTED_REASON, startJanitor } from "../../workers/janitor.ts";
 import { startFreezingProxy } from "../freezing_proxy.ts";
-import { markedPlaintext, MIB, stagedIds } from "./_pipeline.ts";
+import { markedPlaintext, MIB, sleep, stagedIds, upload } from "./_pipeline.ts";
 import { eventually, getJson } from "./_pipeline.ts";
 import { PROCESS_CONFIG, spawnCoffer } from "./_processes.ts";
 import { logLines } from "./_faults.ts";
@@ -32,6 +34,43 @@ async function startUpload(url: string, user: TestUser, size: number, sent: numb
   const body = markedPlaintext(sent);
   for (let written = 0; written < body.length;) written += await conn.write(body.subarray(written));
   return conn;
+}
+
+/** A short slot lifetime, so a dead API's reservation is freed within the test. */
+const SLOT_TTL_SECONDS = 4;
+
+/**
+ * Starts an API with the short slot lifetime (and `env`), has it stage the
+ * first MiB of a raw upload of `size` bytes, then SIGKILLs it.
+ *
+ * @returns When it was killed (ms): its slot was last refreshed before that.
+ */
+async function killMidUpload(
+  server: TestServer,
+  user: TestUser,
+  size: number,
+  env: Record<string, string> = {},
+): Promise<number> {
+  await using api = await spawnCoffer("api", server, {
+    COFFER_UPLOAD_SLOT_TTL_SECONDS: String(SLOT_TTL_SECONDS),
+    ...env,
+  });
+  const conn = await startUpload(api.url, user, size, MIB);
+  try {
+    await eventually("the body to land in staging", async () => {
+      const files = await server.services.staging.list();
+      return files.length === 1 && files[0].size > 0;
+    });
+    assert.equal((await api.kill()).signal, "SIGKILL");
+    return Date.now();
+  } finally {
+    conn.close();
+  }
+}
+
+/** Waits until the dead API's slot has outlived its lifetime (plus a margin for clock reads). */
+async function outliveSlot(killedAt: number): Promise<void> {
+  await sleep(killedAt + SLOT_TTL_SECONDS * 1000 + 500 - Date.now());
 }
 
 async function usedBytes(server: TestServer, user: TestUser): Promise<number> {
@@ -62,9 +101,8 @@ Deno.test("an API killed mid-upload leaves a partial staged file that the janito
   using _janitor = startJanitor(server.services, FAST_JANITOR);
   await eventually("the janitor to remove it", async () => (await stagedIds(server)).length === 0);
   assert.ok(logLines(server, "janitor.swept").some((line) => line.staged === 1));
-  // Today the API reserves quota only once the body is in, so nothing was held. A reservation
-  // made before staging (issue 15) must be given back here too: this assertion then guards it.
-  assert.equal(await usedBytes(server, user), 0, "no quota stays reserved");
+  // Its reservation (made before staging) was never used bytes; the tests below show it expire.
+  assert.equal(await usedBytes(server, user), 0, "no quota is counted as used");
   assert.deepEqual((await getJson(server, user, "/api/files")).body.files, []);
 });
 
@@ -110,4 +148,47 @@ Deno.test("an API killed after saving the record but before queueing the job: th
   });
   assert.equal(deleted.status, 204, "the user can delete it");
   assert.equal(await usedBytes(server, user), 0, "deleting it gives nothing back twice");
+});
+
+Deno.test("an API killed mid-upload: the quota it reserved is refused to others until COFFER_UPLOAD_SLOT_TTL_SECONDS has passed, then freed", async () => {
+  const quota = 10 * MIB;
+  await using server = await startTestServer({ config: { ...PROCESS_CONFIG, quotaBytes: quota } });
+  const user = await signUp(server);
+  // A declared length is reserved in full before its first byte is staged.
+  const killedAt = await killMidUpload(server, user, 8 * MIB);
+  const next = markedPlaintext(4 * MIB); // fits the quota only without the dead reservation
+
+  const refused = await upload(server, user, "raw", next, "next.bin");
+  assert.ok(Date.now() < killedAt + SLOT_TTL_SECONDS * 1000, "asked within the lifetime");
+  assert.equal(refused.status, 413, JSON.stringify(refused.body));
+  assert.equal(refused.body.type, "https://coffer.invalid/problems/quota-exceeded");
+  assert.equal(await usedBytes(server, user), 0, "the dead upload was never counted as used");
+
+  await outliveSlot(killedAt);
+  const accepted = await upload(server, user, "raw", next, "next.bin");
+  assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+  assert.equal(await usedBytes(server, user), 4 * MIB);
+  assert.equal(await server.services.uploadSlots.openCount(user.id), 0, "no slot stays open");
+});
+
+Deno.test("an API killed mid-upload: a user at COFFER_MAX_CONCURRENT_UPLOADS=1 can upload again once COFFER_UPLOAD_SLOT_TTL_SECONDS has passed", async () => {
+  await using server = await startTestServer({
+    config: { ...PROCESS_CONFIG, maxConcurrentUploads: 1 },
+  });
+  const user = await signUp(server);
+  const killedAt = await killMidUpload(server, user, 8 * MIB, {
+    COFFER_MAX_CONCURRENT_UPLOADS: "1",
+  });
+  const small = markedPlaintext(1024);
+
+  const refused = await upload(server, user, "raw", small, "small.bin");
+  assert.ok(Date.now() < killedAt + SLOT_TTL_SECONDS * 1000, "asked within the lifetime");
+  assert.equal(refused.status, 429, JSON.stringify(refused.body));
+  assert.equal(refused.body.type, "https://coffer.invalid/problems/too-many-uploads");
+  assert.equal(await server.services.uploadSlots.openCount(user.id), 1, "the dead API's slot");
+
+  await outliveSlot(killedAt);
+  assert.equal(await server.services.uploadSlots.openCount(user.id), 0, "its slot has expired");
+  const accepted = await upload(server, user, "raw", small, "small.bin");
+  assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
 });

@@ -78,6 +78,18 @@ Deno.test("loadConfig() reads COFFER_S3_TIMEOUT_MS and refuses values that would
   }
 });
 
+Deno.test("loadConfig() reads COFFER_UPLOAD_SLOT_TTL_SECONDS (default 60) and refuses a lifetime under 2 s", () => {
+  assert.equal(loadConfig({}).uploadSlotTtlSeconds, 60);
+  assert.equal(loadConfig({ COFFER_UPLOAD_SLOT_TTL_SECONDS: "5" }).uploadSlotTtlSeconds, 5);
+  for (const bad of ["0", "1", "3601", "1.5", "soon"]) {
+    assert.throws(
+      () => loadConfig({ COFFER_UPLOAD_SLOT_TTL_SECONDS: bad }),
+      /COFFER_UPLOAD_SLOT_TTL_SECONDS/,
+      bad,
+    );
+  }
+});
+
 Deno.test("parseMasterKeys() keeps the order, so the first key is active", () => {
   const keys = parseMasterKeys(`new:${randomKeyBase64()},old:${randomKeyBase64()}`);
   assert.deepEqual(keys.map((k) => k.kid), ["new", "old"]);
