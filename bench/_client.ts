@@ -17,6 +17,8 @@ const requestSignal = () => AbortSignal.timeout(REQUEST_TIMEOUT_MS);
 /** A signed-in benchmark user. */
 export interface BenchUser {
   id: string;
+  /** The access token (also in `headers`), for clients that set it themselves. */
+  token: string;
   headers: Record<string, string>;
 }
 
@@ -60,7 +62,7 @@ export async function signUp(url: string): Promise<BenchUser> {
   });
   await expectStatus(issued, 200, "sign in");
   const { access_token: token } = await issued.json();
-  return { id, headers: { Authorization: `Bearer ${token}` } };
+  return { id, token, headers: { Authorization: `Bearer ${token}` } };
 }
 
 /** An accepted upload and the time until its 202 answer was read. */

@@ -2,14 +2,14 @@
  * `deno task bench`: Coffer's throughput, latency and memory next to
  * baselines measured in the same interleaved runs, against a real Redis,
  * Coffer server subprocesses (OpenSSL and WebCrypto engines), fauxqs in its
- * own process, the local store, `openssl speed`, the CLI as a process, and
- * rclone and s3rver where they can be had.
+ * own process, the local store, `openssl speed`, the CLI as a process and
+ * its tus client, and rclone and s3rver where they can be had.
  * Prints a Markdown table (and the issue's targets, met or missed) and writes
  * bench/results.json. Every figure is the median of at least 3 runs.
  *
  *     deno task bench                 # full sizes (256 MiB, 1 GiB); several minutes
  *     deno task bench --quick         # small sizes, under a minute
- *     deno task bench --only=3,4      # some sections (1–9)
+ *     deno task bench --only=3,4      # some sections (1–10)
  *     deno task bench --profile=DIR   # CPU-profile every server subprocess into DIR
  *
  * @module
@@ -23,6 +23,7 @@ import { benchPipeline } from "./pipeline_bench.ts";
 import { startFauxqsProcess, stopAllProcesses } from "./_processes.ts";
 import { benchRange } from "./range_bench.ts";
 import { benchRclone } from "./rclone_bench.ts";
+import { benchTus } from "./tus_bench.ts";
 import { num, renderMarkdown, type SectionResult } from "./_report.ts";
 
 const FULL = {
@@ -36,6 +37,7 @@ const FULL = {
   rangeRuns: 5,
   speedSeconds: 3,
   cliMib: 256,
+  tusRuns: 5,
 };
 const QUICK: typeof FULL = {
   cryptoMib: 16,
@@ -48,6 +50,7 @@ const QUICK: typeof FULL = {
   rangeRuns: 3,
   speedSeconds: 1,
   cliMib: 16,
+  tusRuns: 3,
 };
 
 async function machine() {
@@ -75,7 +78,7 @@ async function main(): Promise<void> {
     },
   });
   const settings = values.quick ? QUICK : FULL;
-  const only = new Set((values.only ?? "1,2,3,4,5,6,7,8,9").split(",").map(Number));
+  const only = new Set((values.only ?? "1,2,3,4,5,6,7,8,9,10").split(",").map(Number));
   const profileDir = values.profile;
   if (profileDir) await Deno.mkdir(profileDir, { recursive: true });
   const started = new Date();
@@ -145,6 +148,12 @@ async function main(): Promise<void> {
     await step(
       "rclone",
       () => benchRclone({ mib: settings.pipelineMib, runs: settings.runs, profileDir }),
+    );
+  }
+  if (only.has(10)) {
+    await step(
+      "tus",
+      () => benchTus({ mib: settings.pipelineMib, runs: settings.tusRuns, profileDir }),
     );
   }
 
