@@ -1,9 +1,8 @@
 /**
  * The page's client for Coffer's REST API: JSON requests with the bearer
  * token, RFC 9457 problem details turned into readable {@linkcode ApiError}s,
- * uploads through XMLHttpRequest (fetch cannot report upload progress), the
- * status stream of a file (Server-Sent Events, falling back to polling), and
- * downloads through tickets. A request refused with 401 renews the session
+ * the status stream of a file (Server-Sent Events, falling back to polling),
+ * and downloads through tickets (uploads are tus_upload.js's). A request refused with 401 renews the session
  * once (session.js) and is sent again.
  *
  * The access token lives in sessionStorage: it survives a reload of this tab
@@ -153,61 +152,6 @@ export async function api(path, options = {}) {
   }
   const response = await send(path, init);
   return response.status === 204 ? null : await response.json();
-}
-
-/**
- * Uploads one file as multipart field `file`. The token is checked when the
- * upload starts: one that expires while the bytes are on their way does not
- * matter. A 401 at the start renews the session once and sends again.
- *
- * @param {File} file
- * @param {{onProgress: (loaded: number, total: number) => void, signal?: AbortSignal}} options
- * @returns {Promise<any>} The file record the server queued (202).
- */
-export async function uploadFile(file, options) {
-  try {
-    return await sendFile(file, options);
-  } catch (error) {
-    if (!(error instanceof ApiError) || error.status !== 401 || !getToken()) throw error;
-    if (!await renewSession()) throw new ApiError("Your session has ended: sign in again", 401);
-    return await sendFile(file, options);
-  }
-}
-
-/** One attempt of {@linkcode uploadFile}. */
-function sendFile(file, { onProgress, signal }) {
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", "/api/files");
-    const token = getToken();
-    if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
-    xhr.responseType = "text";
-    xhr.upload.onprogress = (event) => {
-      if (event.lengthComputable) onProgress(event.loaded, event.total);
-    };
-    xhr.onload = () => {
-      if (xhr.status === 202 || xhr.status === 201 || xhr.status === 200) {
-        try {
-          const body = JSON.parse(xhr.responseText);
-          resolve(Array.isArray(body.files) ? body.files[0] : body);
-        } catch {
-          reject(new ApiError("The server sent an unreadable answer", xhr.status));
-        }
-      } else if (xhr.status === 401) {
-        reject(new ApiError("The server refused the session", 401)); // uploadFile renews
-      } else {
-        reject(
-          problemError(xhr.status, xhr.getResponseHeader("Content-Type") ?? "", xhr.responseText),
-        );
-      }
-    };
-    xhr.onerror = () => reject(new ApiError("Upload failed: the connection was lost", 0));
-    xhr.onabort = () => reject(new ApiError("Upload cancelled", 0));
-    signal?.addEventListener("abort", () => xhr.abort(), { once: true });
-    const form = new FormData();
-    form.append("file", file, file.name);
-    xhr.send(form);
-  });
 }
 
 const POLL_MS = 1000;
