@@ -16,7 +16,13 @@ import { openStoredCiphertext } from "../storage/stored_ciphertext.ts";
 import { serveCiphertext, servePlaintext } from "./downloads.ts";
 import { ownedFile, storedFile } from "./owned_file.ts";
 import { bearerSecurity, createRouter, problem } from "./openapi.ts";
-import { binaryResponse, FileIdParam, FileListSchema, FileRecordSchema } from "./schemas.ts";
+import {
+  binaryResponse,
+  FileIdParam,
+  FileListSchema,
+  FileRecordSchema,
+  PageQuery,
+} from "./schemas.ts";
 
 const listRoute = createRoute({
   method: "get",
@@ -24,10 +30,7 @@ const listRoute = createRoute({
   summary: "List your files, newest first",
   security: bearerSecurity,
   request: {
-    query: z.object({
-      limit: z.coerce.number().int().min(1).max(200).default(50),
-      cursor: z.string().max(200).optional(),
-    }),
+    query: PageQuery,
   },
   responses: {
     200: {

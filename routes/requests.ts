@@ -27,6 +27,7 @@ import {
   LinkPasswordSchema,
 } from "./links.ts";
 import { bearerSecurity, createRouter, problem } from "./openapi.ts";
+import { PageQuery } from "./schemas.ts";
 
 /** Largest `max_files`. */
 export const MAX_FILES_LIMIT = 10_000;
@@ -101,10 +102,7 @@ function createRoutes(maxTtlSeconds: number, maxFileBytes: number) {
       summary: "List your file requests, newest first",
       security: bearerSecurity,
       request: {
-        query: z.object({
-          limit: z.coerce.number().int().min(1).max(200).default(50),
-          cursor: z.string().max(200).optional(),
-        }),
+        query: PageQuery,
       },
       responses: {
         200: {

@@ -41,6 +41,12 @@ export const FileListSchema = z.object({
   next_cursor: z.string().nullable(),
 }).openapi("FileList");
 
+/** `?limit=&cursor=` of every listing (files, shares, file requests), newest first. */
+export const PageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+});
+
 /** The `:id` path parameter of every file route. */
 export const FileIdParam = z.object({
   id: z.string().openapi({ param: { name: "id", in: "path" } }),

@@ -29,7 +29,7 @@ import {
 } from "./links.ts";
 import { bearerSecurity, createRouter, problem } from "./openapi.ts";
 import { storedFile } from "./owned_file.ts";
-import { FileIdParam } from "./schemas.ts";
+import { FileIdParam, PageQuery } from "./schemas.ts";
 
 /** Largest `max_downloads`. */
 export const MAX_DOWNLOADS_LIMIT = 1_000_000;
@@ -117,9 +117,7 @@ function createRoutes(maxTtlSeconds: number) {
       summary: "List your share links, newest first",
       security: bearerSecurity,
       request: {
-        query: z.object({
-          limit: z.coerce.number().int().min(1).max(200).default(50),
-          cursor: z.string().max(200).optional(),
+        query: PageQuery.extend({
           file_id: z.string().max(64).optional().openapi({
             description: "Only this file's links (all of them, in one page)",
           }),
